@@ -1,0 +1,179 @@
+//! The runc-compatible command line. Flag names, short forms and defaults
+//! follow runc 1.1 so that engines can call nook unchanged.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nook",
+    about = "nook: an OCI container runtime",
+    disable_version_flag = true,
+    args_conflicts_with_subcommands = false
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+
+    /// Print the version (three lines: version, commit, spec).
+    #[arg(short = 'v', long = "version", global = false)]
+    pub version: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// Root directory for container state (default /run/nook, or
+    /// $XDG_RUNTIME_DIR/nook when not root).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Write log messages to FILE instead of standard error.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log debug messages as well.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd (cgroupsPath is slice:prefix:name).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Run without privileges: auto, true or false (as runc).
+    #[arg(long, global = true, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    /// Path to the criu binary (checkpoint/restore).
+    #[arg(long, global = true, value_name = "PATH", hide = true)]
+    pub criu: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container: the init waits for `start`.
+    Create(CreateArgs),
+    /// Run the user process of a created container.
+    Start(IdArg),
+    /// Print the state of a container as JSON.
+    State(IdArg),
+    /// Send a signal to the container's init (or every process with --all).
+    Kill(KillArgs),
+    /// Delete a container and everything it holds.
+    Delete(DeleteArgs),
+    /// Create and start a container, and wait for it unless --detach.
+    Run(RunArgs),
+    /// List containers.
+    List(ListArgs),
+    /// Write a default config.json.
+    Spec(SpecArgs),
+    /// Print the features this runtime supports, as JSON.
+    Features,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IdArg {
+    /// The container id.
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateOpts {
+    /// Path to the bundle (directory with config.json); default: the current directory.
+    #[arg(short = 'b', long, value_name = "DIR", default_value = "")]
+    pub bundle: PathBuf,
+    /// Unix socket path to which the pty master of a terminal container is sent.
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Write the container's init pid to FILE.
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not use pivot_root (for a ramdisk root).
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N more file descriptors (3..3+N) to the process.
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub opts: CreateOpts,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub opts: CreateOpts,
+    /// Do not wait for the container: return once it is started.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep the container's state after it exits (no delete).
+    #[arg(long)]
+    pub keep: bool,
+    /// Do not become a subreaper for the container's processes.
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KillArgs {
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// Signal name (TERM or SIGTERM) or number; default TERM.
+    #[arg(value_name = "SIGNAL", default_value = "SIGTERM")]
+    pub signal: String,
+    /// Send the signal to every process in the container.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeleteArgs {
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// Kill the container first if it is still running.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Output format: table or json.
+    #[arg(short = 'f', long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+    /// Print only the container ids.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SpecArgs {
+    /// Directory in which to write config.json.
+    #[arg(short = 'b', long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// Write a spec for a rootless container.
+    #[arg(long)]
+    pub rootless: bool,
+}

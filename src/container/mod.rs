@@ -1,0 +1,1 @@
+//! Containers on disk: one directory per id under --root.

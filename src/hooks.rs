@@ -1,0 +1,1 @@
+//! The six OCI hook kinds: state JSON on stdin, env, timeout.

@@ -1,0 +1,15 @@
+//! nook: an OCI runtime with a runc-compatible command line.
+//!
+//! The binary (`src/main.rs`) parses the command line and calls `commands`;
+//! everything else is library code that a reader can find by concern.
+
+pub mod cgroups;
+pub mod cli;
+pub mod commands;
+pub mod container;
+pub mod hooks;
+pub mod launch;
+pub mod linux;
+pub mod logging;
+pub mod rootfs;
+pub mod spec;

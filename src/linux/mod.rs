@@ -1,0 +1,15 @@
+//! Thin, testable wrappers that apply one part of `process` (or a UTS/sysctl
+//! field) to the calling process. The init calls them in a fixed order (see
+//! `launch::init`); each function is named after the spec field it applies.
+
+pub mod capabilities;
+pub mod exec;
+pub mod hostname;
+pub mod io_priority;
+pub mod oom_score_adj;
+pub mod personality;
+pub mod rlimits;
+pub mod scheduler;
+pub mod sysctl;
+pub mod tty;
+pub mod user;
