@@ -6,11 +6,11 @@ use nook::cli::Cli;
 
 fn main() {
     let cli = Cli::parse();
-    let logger = nook::logging::Logger::new(&cli.global);
-    let code = match nook::commands::dispatch(cli, &logger) {
+    nook::logging::init(&cli.global);
+    let code = match nook::commands::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            logger.error(&format!("{err:#}"));
+            nook::logging::error(&format!("{err:#}"));
             1
         }
     };

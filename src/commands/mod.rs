@@ -1,21 +1,38 @@
 //! One module per subcommand. Commands are thin: they read arguments,
 //! call the library and print.
 
-use crate::cli::{Cli, Command};
-use crate::logging::Logger;
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use crate::cli::{Cli, Command, GlobalOpts};
+use crate::container::Root;
 use anyhow::{bail, Result};
 
 /// Run the command; Ok(code) is the process exit status.
-pub fn dispatch(cli: Cli, logger: &Logger) -> Result<i32> {
-    let _ = logger;
+pub fn dispatch(cli: Cli) -> Result<i32> {
     if cli.version {
-        print!("{}", crate::commands::version_text());
+        print!("{}", version_text());
         return Ok(0);
     }
+    let g = &cli.global;
     match cli.command {
         None => bail!("no command given; see nook --help"),
-        Some(Command::Features) => bail!("features: not implemented yet"),
-        Some(other) => bail!("{other:?}: not implemented yet"),
+        Some(Command::Create(a)) => create::run(g, &a.id, &a.opts).map(|_| 0),
+        Some(Command::Start(a)) => start::run(g, &a.id).map(|_| 0),
+        Some(Command::State(a)) => state::run(g, &a.id).map(|_| 0),
+        Some(Command::Kill(a)) => kill::run(g, &a).map(|_| 0),
+        Some(Command::Delete(a)) => delete::run(g, &a).map(|_| 0),
+        Some(Command::Run(a)) => run::run(g, &a),
+        Some(Command::List(a)) => list::run(g, &a).map(|_| 0),
+        Some(Command::Spec(a)) => spec::run(&a).map(|_| 0),
+        Some(Command::Features) => features::run().map(|_| 0),
     }
 }
 
@@ -27,4 +44,18 @@ pub fn version_text() -> String {
         option_env!("NOOK_COMMIT").unwrap_or("unknown"),
         crate::spec::SPEC_VERSION
     )
+}
+
+fn open_root(g: &GlobalOpts) -> Result<Root> {
+    Root::open(g.root.as_deref())
+}
+
+/// --rootless: "true", "false" or "auto" (rootless when not root), as runc.
+fn rootless(g: &GlobalOpts) -> Result<bool> {
+    match g.rootless.as_deref() {
+        None | Some("auto") => Ok(!nix::unistd::geteuid().is_root()),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => bail!("--rootless {other:?}: use true, false or auto"),
+    }
 }

@@ -4,8 +4,10 @@
 
 pub mod capabilities;
 pub mod exec;
+pub mod fds;
 pub mod hostname;
 pub mod io_priority;
+pub mod no_new_privs;
 pub mod oom_score_adj;
 pub mod personality;
 pub mod rlimits;

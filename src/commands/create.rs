@@ -1,0 +1,55 @@
+//! `nook create ID`: the init is left waiting for `start`.
+use crate::cli::{CreateOpts, GlobalOpts};
+use crate::container::Container;
+use crate::launch::{self, CreateRequest};
+use anyhow::{bail, Context, Result};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+
+pub fn run(g: &GlobalOpts, id: &str, opts: &CreateOpts) -> Result<Container> {
+    let console = match &opts.console_socket {
+        Some(path) => Some(connect_console_socket(path)?),
+        None => None,
+    };
+    create_with_console(g, id, opts, console)
+}
+
+/// Create with an already connected console socket (used by `run`, which
+/// makes its own when it relays a terminal in the foreground).
+pub fn create_with_console(
+    g: &GlobalOpts,
+    id: &str,
+    opts: &CreateOpts,
+    console: Option<OwnedFd>,
+) -> Result<Container> {
+    let bundle = crate::spec::load_bundle(&opts.bundle)?;
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && console.is_none() {
+        bail!("process.terminal is true: --console-socket is required to receive the pty");
+    }
+    let root = super::open_root(g)?;
+    let created = launch::create(CreateRequest {
+        id: id.to_string(),
+        bundle,
+        root: &root,
+        console_socket: if terminal { console } else { None },
+        pid_file: opts.pid_file.clone(),
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        systemd_cgroup: g.systemd_cgroup,
+        rootless: super::rootless(g)?,
+    })?;
+    Ok(created.container)
+}
+
+fn connect_console_socket(path: &std::path::Path) -> Result<OwnedFd> {
+    let stream = UnixStream::connect(path)
+        .with_context(|| format!("--console-socket {}: cannot connect", path.display()))?;
+    Ok(stream.into())
+}

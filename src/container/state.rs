@@ -1,0 +1,28 @@
+//! state.json: what nook remembers about a container between commands.
+use crate::cgroups::CgroupSpec;
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    /// Host pid of the container's init; 0 until the init exists.
+    pub pid: i32,
+    /// The init's start time from /proc/PID/stat: guards against pid reuse.
+    pub pid_start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// uid of the user who created the container.
+    pub owner_uid: u32,
+    pub annotations: HashMap<String, String>,
+    pub cgroup: CgroupSpec,
+    /// A new pid namespace was created (killing the init kills everything).
+    pub new_pid_namespace: bool,
+    /// The config the container was created from: hooks for start and
+    /// delete, and namespaces and process defaults for exec.
+    pub config: Spec,
+}

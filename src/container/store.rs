@@ -1,0 +1,246 @@
+//! The state root (--root) and the container directories in it.
+//!
+//! Each container is a directory `<root>/<id>` (mode 0711) holding state.json
+//! (mode 0600, replaced atomically by rename so readers never see half a file)
+//! and, between create and start, the exec FIFO. Mutating commands hold an
+//! exclusive flock on the directory itself for their whole run; a command that
+//! waited for the lock re-reads state.json, because the holder may have deleted
+//! the container meanwhile.
+
+use super::{process_start_time, validate_id, ProcessState, State, Status};
+use anyhow::{anyhow, bail, Context, Result};
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::{self, File};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// The default --root: /run/nook for root, $XDG_RUNTIME_DIR/nook otherwise.
+pub fn default_root() -> PathBuf {
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/run/nook");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("nook"),
+        _ => PathBuf::from(format!("/tmp/nook-{}", nix::unistd::geteuid())),
+    }
+}
+
+pub struct Root {
+    pub path: PathBuf,
+}
+
+/// A container directory, locked for the lifetime of this value.
+pub struct Container {
+    pub dir: PathBuf,
+    pub state: State,
+    _lock: Option<Flock<File>>,
+}
+
+impl Root {
+    /// Open (creating if needed, mode 0700) the state root.
+    pub fn open(path: Option<&Path>) -> Result<Root> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => default_root(),
+        };
+        if let Err(e) = fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&path)
+        {
+            bail!(
+                "--root {}: cannot create state directory: {e}",
+                path.display()
+            );
+        }
+        Ok(Root { path })
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.path.join(id)
+    }
+
+    /// Reserve `id`: create its directory atomically and lock it.
+    /// Fails if a container with this id exists.
+    pub fn reserve(&self, id: &str) -> Result<(PathBuf, Flock<File>)> {
+        validate_id(id)?;
+        let dir = self.container_dir(id);
+        match fs::DirBuilder::new().mode(0o711).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                bail!("container with id {id:?} already exists")
+            }
+            Err(e) => bail!("cannot create {}: {e}", dir.display()),
+        }
+        let lock = lock_dir(&dir)?;
+        Ok((dir, lock))
+    }
+
+    /// Load a container and hold its lock (for commands that change it).
+    pub fn load_locked(&self, id: &str) -> Result<Container> {
+        validate_id(id)?;
+        let dir = self.container_dir(id);
+        let lock = match lock_dir(&dir) {
+            Ok(l) => l,
+            Err(_) if !dir.exists() => bail!("container {id:?} does not exist"),
+            Err(e) => return Err(e),
+        };
+        let state = read_state(&dir, id)?;
+        Ok(Container {
+            dir,
+            state,
+            _lock: Some(lock),
+        })
+    }
+
+    /// Load a container without locking (state, list: readers of an atomically replaced file).
+    pub fn load(&self, id: &str) -> Result<Container> {
+        validate_id(id)?;
+        let dir = self.container_dir(id);
+        let state = read_state(&dir, id)?;
+        Ok(Container {
+            dir,
+            state,
+            _lock: None,
+        })
+    }
+
+    /// Ids of every container directory, sorted.
+    pub fn list_ids(&self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        let entries = fs::read_dir(&self.path)
+            .with_context(|| format!("cannot read --root {}", self.path.display()))?;
+        for entry in entries.flatten() {
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                if let Some(name) = entry.file_name().to_str() {
+                    if validate_id(name).is_ok() {
+                        ids.push(name.to_string());
+                    }
+                }
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<Flock<File>> {
+    let f = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    Flock::lock(f, FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow!("cannot lock {}: {e}", dir.display()))
+}
+
+fn read_state(dir: &Path, id: &str) -> Result<State> {
+    let path = dir.join(STATE_FILE);
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::NotFound => bail!("container {id:?} does not exist"),
+        Err(e) => bail!("cannot read {}: {e}", path.display()),
+    };
+    serde_json::from_slice(&text).with_context(|| format!("corrupt state file {}", path.display()))
+}
+
+/// Write `state` to `dir/state.json` atomically (temp file + rename).
+pub fn write_state(dir: &Path, state: &State) -> Result<()> {
+    let tmp = dir.join(".state.json.tmp");
+    let path = dir.join(STATE_FILE);
+    let data = serde_json::to_vec(state).context("cannot encode state")?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(&data)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    drop(f);
+    fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+impl Container {
+    /// Wrap a freshly reserved directory with its first state.
+    pub fn new(dir: PathBuf, lock: Flock<File>, state: State) -> Container {
+        Container {
+            dir,
+            state,
+            _lock: Some(lock),
+        }
+    }
+
+    /// Release the lock early (`run` waits for the container without holding it).
+    pub fn unlock(&mut self) {
+        self._lock = None;
+    }
+
+    pub fn save(&self) -> Result<()> {
+        write_state(&self.dir, &self.state)
+    }
+
+    pub fn exec_fifo(&self) -> PathBuf {
+        self.dir.join(EXEC_FIFO)
+    }
+
+    /// Whether the init recorded in state.json is still that process.
+    pub fn init_alive(&self) -> bool {
+        match process_start_time(self.state.pid) {
+            Some((start, ProcessState::Alive)) => start == self.state.pid_start_time,
+            _ => false,
+        }
+    }
+
+    /// The status of runtime.md#state, derived from the init and the cgroup.
+    pub fn status(&self) -> Status {
+        if !self.init_alive() {
+            return Status::Stopped;
+        }
+        if let Ok(mgr) = crate::cgroups::manager_for(&self.state.cgroup) {
+            if mgr.is_frozen().unwrap_or(false) {
+                return Status::Paused;
+            }
+        }
+        if self.exec_fifo().exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// The state JSON printed by `state` and `list --format json` (runc's shape).
+    pub fn oci_state(&self, owner: &str) -> serde_json::Value {
+        let status = self.status();
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.state.pid
+        };
+        let mut v = serde_json::json!({
+            "ociVersion": crate::spec::SPEC_VERSION,
+            "id": self.state.id,
+            "pid": pid,
+            "status": status,
+            "bundle": self.state.bundle,
+            "rootfs": self.state.rootfs,
+            "created": self.state.created,
+            "owner": owner,
+        });
+        if !self.state.annotations.is_empty() {
+            v["annotations"] = serde_json::json!(self.state.annotations);
+        }
+        v
+    }
+
+    /// Remove the container directory and everything in it.
+    pub fn remove(&self) -> Result<()> {
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(anyhow!("cannot remove {}: {e}", self.dir.display())),
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! The container init: everything from the clone to execve, as a straight
+//! line of steps. Until `Ready`, any error travels back to the parent as a
+//! protocol message naming the step, so `create` prints the real cause.
+//! After `Ready` the parent is gone; an error is printed on the container's
+//! stderr and the init exits with status 127, as runc's init does.
+
+use super::namespaces::{self, NamespacePlan};
+use super::protocol::{Channel, Msg};
+use crate::hooks;
+use crate::linux;
+use crate::rootfs::{self, RootfsOptions};
+use anyhow::{bail, Context, Result};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::Path;
+
+pub struct InitContext<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub plan: &'a NamespacePlan,
+    pub channel: Channel,
+    /// O_PATH fd of the container's state directory: the exec FIFO is opened
+    /// through it after pivot_root, when the host path is out of reach.
+    pub state_dir: OwnedFd,
+    pub console_socket: Option<RawFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// Run the init; never returns.
+pub fn run(ctx: InitContext) -> ! {
+    let code = match setup(&ctx) {
+        Ok(prepared) => {
+            let err = after_ready(&ctx, prepared);
+            let _ = writeln!(std::io::stderr(), "nook init: {err:#}");
+            127
+        }
+        Err(err) => {
+            let _ = ctx.channel.send(&Msg::Error(format!("{err:#}")));
+            1
+        }
+    };
+    // SAFETY: _exit ends the process without running destructors or atexit
+    // handlers that belong to the parent's copy of the runtime.
+    unsafe { libc::_exit(code) }
+}
+
+/// What the init has resolved before `Ready` and uses after it.
+struct Prepared {
+    executable: CString,
+    args: Vec<String>,
+    env: Vec<String>,
+    host_pid: i32,
+}
+
+fn setup(ctx: &InitContext) -> Result<Prepared> {
+    let spec = ctx.spec;
+    let plan = ctx.plan;
+    ctx.channel.expect(&Msg::Go)?;
+
+    namespaces::join_all(&plan.joins)?;
+    if plan.unshare_user {
+        nix::sched::unshare(CloneFlags::CLONE_NEWUSER).context("unshare(user namespace)")?;
+        ctx.channel.send(&Msg::MapsRequest)?;
+        ctx.channel.expect(&Msg::MapsDone)?;
+    }
+    if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
+        become_namespace_root()?;
+    }
+    if !plan.unshare_flags.is_empty() {
+        nix::sched::unshare(plan.unshare_flags)
+            .with_context(|| format!("unshare({:?})", plan.unshare_flags))?;
+    }
+    if plan
+        .unshare_flags
+        .contains(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+    {
+        namespaces::write_time_offsets(spec)?;
+    }
+    if plan.fork_init {
+        fork_init(ctx)?;
+    }
+
+    nix::unistd::setsid().context("setsid")?;
+    if !ctx.no_new_keyring {
+        join_session_keyring(ctx.id)?;
+    }
+    let process = spec.process().as_ref().context("process: missing")?;
+    if has_uts(spec) {
+        linux::hostname::apply(spec.hostname().as_deref(), spec.domainname().as_deref())?;
+    }
+
+    let ropts = RootfsOptions {
+        in_user_namespace: plan.new.contains(CloneFlags::CLONE_NEWUSER)
+            || plan
+                .joins
+                .iter()
+                .any(|j| j.flag == CloneFlags::CLONE_NEWUSER),
+        terminal: process.terminal().unwrap_or(false),
+        no_pivot: ctx.no_pivot,
+    };
+    rootfs::prepare(spec, ctx.rootfs, &ropts)?;
+
+    ctx.channel.send(&Msg::HooksRequest)?;
+    let host_pid = match ctx.channel.recv()? {
+        Some(Msg::HooksDone { host_pid }) => host_pid,
+        Some(Msg::Error(e)) => bail!(e),
+        other => bail!("protocol: expected HooksDone, got {other:?}"),
+    };
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let state = hooks::state_json(ctx.id, "creating", host_pid, ctx.bundle, &annotations);
+    hooks::run_hooks(
+        "createContainer",
+        spec.hooks()
+            .as_ref()
+            .and_then(|h| h.create_container().as_ref()),
+        &state,
+    )?;
+
+    rootfs::pivot(ctx.rootfs, &ropts)?;
+    if ropts.terminal {
+        let socket = ctx
+            .console_socket
+            .context("process.terminal is true but no --console-socket was given")?;
+        linux::tty::setup_console(socket, process.console_size().as_ref())?;
+    }
+    rootfs::finalize(spec, &ropts)?;
+
+    if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        linux::sysctl::apply(sysctl)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        linux::oom_score_adj::apply(adj)?;
+    }
+    if let Some(rlimits) = process.rlimits() {
+        linux::rlimits::apply(rlimits)?;
+    }
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        linux::personality::apply(p)?;
+    }
+    if let Some(s) = process.scheduler() {
+        linux::scheduler::apply(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        linux::io_priority::apply(p)?;
+    }
+
+    linux::capabilities::apply_bounding(process.capabilities().as_ref())?;
+    linux::user::switch(process.user())?;
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd)
+        .with_context(|| format!("process.cwd {}: cannot change into it", cwd.display()))?;
+    check_cwd_inside_root(cwd)?;
+    linux::capabilities::apply_sets(process.capabilities().as_ref())?;
+
+    let args = process.args().clone().unwrap_or_default();
+    let mut env = process.env().clone().unwrap_or_default();
+    let executable = linux::exec::find_executable(&args[0], &env)?;
+    if process.no_new_privileges().unwrap_or(false) {
+        linux::no_new_privs::set_no_new_privileges()?;
+    }
+    linux::fds::set_listen_fds_env(&mut env, ctx.preserve_fds);
+    linux::fds::close_fds_except(ctx.preserve_fds)?;
+
+    ctx.channel.send(&Msg::Ready)?;
+    Ok(Prepared {
+        executable,
+        args,
+        env,
+        host_pid,
+    })
+}
+
+/// From `Ready` to execve: wait for `start`, run startContainer hooks, exec.
+fn after_ready(ctx: &InitContext, p: Prepared) -> anyhow::Error {
+    if let Err(e) = wait_for_start(ctx) {
+        return e;
+    }
+    let spec = ctx.spec;
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let state = hooks::state_json(ctx.id, "running", p.host_pid, ctx.bundle, &annotations);
+    if let Err(e) = hooks::run_hooks(
+        "startContainer",
+        spec.hooks()
+            .as_ref()
+            .and_then(|h| h.start_container().as_ref()),
+        &state,
+    ) {
+        return e;
+    }
+    // The runtime may have blocked signals to forward them (`run`); the
+    // container process starts with none blocked.
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    linux::exec::execve(&p.executable, &p.args, &p.env)
+}
+
+/// Block on the exec FIFO until `nook start` opens it, then close every
+/// descriptor of the runtime so none reaches the container process.
+fn wait_for_start(ctx: &InitContext) -> Result<()> {
+    let fifo = nix::fcntl::openat(
+        &ctx.state_dir,
+        "exec.fifo",
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("cannot open the exec FIFO")?;
+    nix::unistd::write(&fifo, b"0").context("cannot write the exec FIFO")?;
+    Ok(())
+}
+
+/// After the user namespace has its maps: become its root, so the rest of the
+/// setup (and files it creates) belong to container uid/gid 0.
+fn become_namespace_root() -> Result<()> {
+    nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+        .context("setresgid(0) in the new user namespace (is gid 0 in linux.gidMappings?)")?;
+    nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+        .context("setresuid(0) in the new user namespace (is uid 0 in linux.uidMappings?)")?;
+    Ok(())
+}
+
+/// Fork once more so the init is inside the new or joined pid/time namespace;
+/// this process reports the init's pid to the parent and exits.
+fn fork_init(ctx: &InitContext) -> Result<()> {
+    // SAFETY: the process is single-threaded (see clone_process).
+    match unsafe { nix::unistd::fork() }.context("fork of the container init")? {
+        nix::unistd::ForkResult::Child => Ok(()),
+        nix::unistd::ForkResult::Parent { child } => {
+            let code = match ctx.channel.send(&Msg::InitPid(child.as_raw())) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            };
+            // SAFETY: see `run`.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+/// CVE-2024-21626: a cwd such as /proc/self/fd/N could name a runtime
+/// descriptor of a host directory. The kernel reports a cwd outside the
+/// process's root as unreachable, and getcwd() then fails: refuse it.
+fn check_cwd_inside_root(cwd: &Path) -> Result<()> {
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => bail!(
+            "process.cwd {}: resolves outside the container's root filesystem",
+            cwd.display()
+        ),
+    }
+}
+
+fn has_uts(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Uts))
+}
+
+/// A new session keyring named after the container, so containers do not
+/// share the caller's keys (skipped with --no-new-keyring).
+fn join_session_keyring(id: &str) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = CString::new(format!("_ses.{id}")).context("container id")?;
+    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads the NUL-terminated name only.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if ret < 0 {
+        let err = std::io::Error::last_os_error();
+        // Kernels without keyrings, or where the user namespace forbids it: runc goes on too.
+        if matches!(
+            err.raw_os_error(),
+            Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
+        ) {
+            return Ok(());
+        }
+        bail!("cannot join a new session keyring: {err}");
+    }
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! The runtime side of `create`: reserve the id, clone the child into its
+//! namespaces, put it in its cgroup, write its id maps, run the hooks that
+//! belong to the runtime namespace, and record the state once the init waits
+//! for `start`. If any step fails, everything created so far is removed
+//! (the guard below), so a failed create leaves nothing behind.
+
+use super::init::{self, InitContext};
+use super::namespaces;
+use super::protocol::{channel_pair, Msg};
+use super::{clone::clone_process, idmap};
+use crate::cgroups::{self, CgroupSpec, Manager};
+use crate::container::{process_start_time, rfc3339_now, Container, Root, State};
+use crate::hooks;
+use crate::spec::Bundle;
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+pub struct CreateRequest<'a> {
+    pub id: String,
+    pub bundle: Bundle,
+    pub root: &'a Root,
+    /// Connected --console-socket (required when process.terminal is true).
+    pub console_socket: Option<OwnedFd>,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
+    pub rootless: bool,
+}
+
+pub struct Created {
+    pub container: Container,
+}
+
+/// Undo a half-made container: kill what was started, remove the cgroup and
+/// the state directory. Disarmed once the container exists.
+struct Cleanup {
+    dir: PathBuf,
+    pids: Vec<i32>,
+    cgroup: Option<Box<dyn Manager>>,
+    armed: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        for &pid in &self.pids {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            // Our own children are reaped here; a grandchild init is reaped by
+            // whoever it was reparented to.
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = &self.cgroup {
+            if let Err(e) = cg.destroy() {
+                crate::logging::warn(&format!("cleanup after failed create: {e:#}"));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn create(req: CreateRequest) -> Result<Created> {
+    let spec = &req.bundle.spec;
+    let plan = namespaces::plan(spec)?;
+    let (dir, lock) = req.root.reserve(&req.id)?;
+    let mut cleanup = Cleanup {
+        dir: dir.clone(),
+        pids: Vec::new(),
+        cgroup: None,
+        armed: true,
+    };
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let cgroup_spec = CgroupSpec {
+        cgroups_path: spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.cgroups_path().as_ref())
+            .map(|p| p.display().to_string()),
+        container_id: req.id.clone(),
+        systemd: req.systemd_cgroup,
+        rootless: req.rootless,
+    };
+    let mut container = Container::new(
+        dir.clone(),
+        lock,
+        State {
+            id: req.id.clone(),
+            pid: 0,
+            pid_start_time: 0,
+            bundle: req.bundle.dir.clone(),
+            rootfs: req.bundle.rootfs.clone(),
+            created: rfc3339_now(),
+            owner_uid: nix::unistd::geteuid().as_raw(),
+            annotations: annotations.clone(),
+            cgroup: cgroup_spec.clone(),
+            new_pid_namespace: plan.new.contains(CloneFlags::CLONE_NEWPID),
+            config: spec.clone(),
+        },
+    );
+    // Written before anything else exists, so `delete --force` can clean up
+    // after a create that was killed half-way.
+    container.save()?;
+
+    let fifo = container.exec_fifo();
+    nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+        .with_context(|| format!("cannot create {}", fifo.display()))?;
+    let (uid, gid) = idmap::host_root_ids(spec);
+    std::os::unix::fs::chown(&fifo, Some(uid), Some(gid))
+        .with_context(|| format!("cannot chown {}", fifo.display()))?;
+    let state_dir = nix::fcntl::open(
+        &dir,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("cannot open {}", dir.display()))?;
+
+    let cgroup = cgroups::manager_for(&cgroup_spec)?;
+    let (parent_end, init_end) = channel_pair()?;
+
+    let child = clone_process(plan.clone_flags)?;
+    let Some(child) = child else {
+        // In the child: this never returns.
+        drop(parent_end);
+        init::run(InitContext {
+            spec,
+            rootfs: &req.bundle.rootfs,
+            id: &req.id,
+            bundle: &req.bundle.dir,
+            plan: &plan,
+            channel: init_end,
+            state_dir,
+            console_socket: req.console_socket.as_ref().map(|fd| fd.as_raw_fd()),
+            no_pivot: req.no_pivot,
+            no_new_keyring: req.no_new_keyring,
+            preserve_fds: req.preserve_fds,
+        });
+    };
+    drop(init_end);
+    drop(state_dir);
+    cleanup.pids.push(child);
+
+    if plan.clone_flags.contains(CloneFlags::CLONE_NEWUSER) {
+        idmap::write_id_maps(child, spec)?;
+    }
+    cgroup.apply(child)?;
+    cleanup.cgroup = Some(cgroup);
+    if let Some(resources) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        if let Some(cg) = &cleanup.cgroup {
+            cg.set(resources)?;
+        }
+    }
+    parent_end.send(&Msg::Go)?;
+
+    let mut init_pid = child;
+    loop {
+        match parent_end.recv()? {
+            Some(Msg::MapsRequest) => {
+                idmap::write_id_maps(child, spec)?;
+                parent_end.send(&Msg::MapsDone)?;
+            }
+            Some(Msg::InitPid(pid)) => {
+                init_pid = pid;
+                cleanup.pids.insert(0, pid);
+            }
+            Some(Msg::HooksRequest) => {
+                let state =
+                    hooks::state_json(&req.id, "creating", init_pid, &req.bundle.dir, &annotations);
+                let h = spec.hooks().as_ref();
+                hooks::run_hooks("prestart", h.and_then(|h| h.prestart().as_ref()), &state)?;
+                hooks::run_hooks(
+                    "createRuntime",
+                    h.and_then(|h| h.create_runtime().as_ref()),
+                    &state,
+                )?;
+                parent_end.send(&Msg::HooksDone { host_pid: init_pid })?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Error(e)) => return Err(anyhow!(e)),
+            Some(other) => bail!("protocol: unexpected {other:?} from the container init"),
+            None => bail!(
+                "container init exited before it was ready{}",
+                exit_reason(child)
+            ),
+        }
+    }
+    if init_pid != child {
+        // The intermediate process exits once it has forked the init.
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(child), None);
+    }
+    let (start_time, _) = process_start_time(init_pid)
+        .ok_or_else(|| anyhow!("container init {init_pid} exited before it was ready"))?;
+    container.state.pid = init_pid;
+    container.state.pid_start_time = start_time;
+    container.save()?;
+    if let Some(path) = &req.pid_file {
+        write_pid_file(path, init_pid)?;
+    }
+    cleanup.armed = false;
+    Ok(Created { container })
+}
+
+/// How a child that closed the channel ended, for the error message.
+fn exit_reason(pid: i32) -> String {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    match waitpid(Pid::from_raw(pid), None) {
+        Ok(WaitStatus::Exited(_, code)) => format!(" (exit status {code})"),
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!(" (killed by {sig})"),
+        _ => String::new(),
+    }
+}
+
+/// --pid-file: written atomically (temp + rename) as runc does, so an engine
+/// polling for it never reads an empty file.
+fn write_pid_file(path: &std::path::Path, pid: i32) -> Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
+    std::fs::write(&tmp, pid.to_string())
+        .with_context(|| format!("--pid-file {}: cannot write", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("--pid-file {}: cannot write", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! `delete`: a stopped or created container is removed; a running or paused
+//! one only with --force, after it is killed. Removal takes the cgroup, runs
+//! poststop hooks (failures are warnings) and removes the state directory.
+use crate::container::{Container, Status};
+use crate::hooks;
+use anyhow::{bail, Result};
+use std::time::{Duration, Instant};
+
+pub fn delete(c: Container, force: bool) -> Result<()> {
+    let status = c.status();
+    match status {
+        Status::Stopped => {}
+        Status::Created => kill_and_wait(&c)?,
+        Status::Running | Status::Paused | Status::Creating => {
+            if !force {
+                bail!(
+                    "cannot delete container {} that is not stopped: {status}",
+                    c.state.id
+                );
+            }
+            kill_and_wait(&c)?;
+        }
+    }
+    if let Ok(mgr) = crate::cgroups::manager_for(&c.state.cgroup) {
+        mgr.destroy()?;
+    }
+    let state = hooks::state_json(
+        &c.state.id,
+        "stopped",
+        0,
+        &c.state.bundle,
+        &c.state.annotations,
+    );
+    hooks::run_hooks_warn(
+        "poststop",
+        c.state
+            .config
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststop().as_ref()),
+        &state,
+    );
+    c.remove()
+}
+
+/// SIGKILL the container and wait until its init is gone. Without a pid
+/// namespace of its own, the init's death does not take the other processes
+/// with it, so every process in the cgroup is killed too; a frozen cgroup is
+/// thawed so the kill can be delivered.
+pub fn kill_and_wait(c: &Container) -> Result<()> {
+    let mgr = crate::cgroups::manager_for(&c.state.cgroup).ok();
+    if c.init_alive() {
+        // SAFETY: kill(2) has no memory effects.
+        unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
+    }
+    if let Some(mgr) = &mgr {
+        if !c.state.new_pid_namespace {
+            for pid in mgr.pids().unwrap_or_default() {
+                // SAFETY: as above.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        if mgr.is_frozen().unwrap_or(false) {
+            let _ = mgr.freeze(false);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.init_alive() {
+        if Instant::now() > deadline {
+            bail!("container init {} did not die after SIGKILL", c.state.pid);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}

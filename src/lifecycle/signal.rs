@@ -1,0 +1,84 @@
+//! `kill`: signal names (TERM, SIGTERM, term), numbers, and delivery to the
+//! init or, with --all, to every process in the container's cgroup.
+use crate::container::{Container, Status};
+use anyhow::{bail, Result};
+
+/// Parse a signal as runc does: a number, or a name with or without "SIG",
+/// in any case; RTMIN+N / RTMAX-N too.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=libc::SIGRTMAX()).contains(&n) {
+            return Ok(n);
+        }
+        bail!("unknown signal {s:?}");
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some(rest) = name.strip_prefix("RTMIN") {
+        let off: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.parse().unwrap_or(-1)
+        };
+        let sig = libc::SIGRTMIN() + off;
+        if off >= 0 && sig <= libc::SIGRTMAX() {
+            return Ok(sig);
+        }
+    } else if let Some(rest) = name.strip_prefix("RTMAX") {
+        let off: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.parse().unwrap_or(1)
+        };
+        let sig = libc::SIGRTMAX() + off;
+        if off <= 0 && sig >= libc::SIGRTMIN() {
+            return Ok(sig);
+        }
+    } else if let Ok(sig) = format!("SIG{name}").parse::<nix::sys::signal::Signal>() {
+        return Ok(sig as i32);
+    }
+    bail!("unknown signal {s:?}")
+}
+
+fn kill_raw(pid: i32, sig: i32) -> std::io::Result<()> {
+    // SAFETY: kill(2) with a pid and signal number has no memory effects.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Send `sig` to the init (or to every process of the container with `all`).
+pub fn send_signal(c: &Container, sig: i32, all: bool) -> Result<()> {
+    if c.status() == Status::Stopped {
+        bail!("container not running");
+    }
+    if all {
+        let mgr = crate::cgroups::manager_for(&c.state.cgroup)?;
+        for pid in mgr.pids()? {
+            // A process may exit between listing and signalling.
+            let _ = kill_raw(pid, sig);
+        }
+        return Ok(());
+    }
+    kill_raw(c.state.pid, sig)
+        .map_err(|e| anyhow::anyhow!("cannot signal init {}: {e}", c.state.pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn names_and_numbers() {
+        assert_eq!(parse_signal("TERM").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("SIGKILL").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("hup").unwrap(), libc::SIGHUP);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("RTMIN+2").unwrap(), libc::SIGRTMIN() + 2);
+        assert_eq!(parse_signal("SIGRTMAX-1").unwrap(), libc::SIGRTMAX() - 1);
+        for bad in ["FOO", "0", "99", "-1", "RTMIN+99", ""] {
+            assert!(parse_signal(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! `start`: release the init blocked on the exec FIFO, then run poststart hooks.
+use crate::container::{Container, Status};
+use crate::hooks;
+use anyhow::{bail, Context, Result};
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::os::fd::AsFd;
+
+pub fn start(c: &Container) -> Result<()> {
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Running => bail!("cannot start an already running container"),
+        Status::Paused => bail!("cannot start a paused container"),
+        Status::Creating => bail!("cannot start a container that is being created"),
+    }
+    release_init(c)?;
+    let _ = std::fs::remove_file(c.exec_fifo());
+    let state = hooks::state_json(
+        &c.state.id,
+        "running",
+        c.state.pid,
+        &c.state.bundle,
+        &c.state.annotations,
+    );
+    hooks::run_hooks_warn(
+        "poststart",
+        c.state
+            .config
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststart().as_ref()),
+        &state,
+    );
+    Ok(())
+}
+
+/// Open the FIFO for reading (which lets the init's blocking open for
+/// writing return) and wait for its byte. Non-blocking with a liveness check,
+/// so a dead init makes `start` fail instead of hang.
+fn release_init(c: &Container) -> Result<()> {
+    let path = c.exec_fifo();
+    let fifo = nix::fcntl::open(
+        &path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("cannot open {}", path.display()))?;
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => {
+                if !c.init_alive() {
+                    bail!("cannot start: the container init has exited");
+                }
+            }
+            Ok(_) => {
+                let mut buf = [0u8; 1];
+                match nix::unistd::read(&fifo, &mut buf) {
+                    Ok(1) => return Ok(()),
+                    Ok(_) => bail!("cannot start: the container init has exited"),
+                    Err(nix::errno::Errno::EAGAIN) => continue,
+                    Err(e) => bail!("cannot read {}: {e}", path.display()),
+                }
+            }
+            Err(e) => bail!("cannot wait on {}: {e}", path.display()),
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Reading config.json from a bundle. Errors name the JSON path of the field
+//! at fault, because "invalid type: string, expected u32 at line 40" alone
+//! does not tell a user which field to fix.
+
+use anyhow::{anyhow, bail, Context, Result};
+use oci_spec::runtime::Spec;
+use std::path::{Path, PathBuf};
+
+/// A loaded bundle: its absolute directory, the parsed spec and the rootfs path.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub spec: Spec,
+    /// root.path made absolute against the bundle directory.
+    pub rootfs: PathBuf,
+}
+
+/// Load and validate `<bundle>/config.json`. An empty path means the current directory.
+pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
+    let dir = if bundle.as_os_str().is_empty() {
+        std::env::current_dir().context("cannot read the current directory")?
+    } else {
+        bundle.to_path_buf()
+    };
+    let dir = std::fs::canonicalize(&dir)
+        .with_context(|| format!("bundle {}: cannot open", dir.display()))?;
+    let config_path = dir.join("config.json");
+    let text = std::fs::read(&config_path)
+        .with_context(|| format!("cannot read {}", config_path.display()))?;
+    let spec = parse_config(&text).with_context(|| format!("invalid {}", config_path.display()))?;
+    super::validate(&spec)?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| anyhow!("root: missing (config.json must name the root filesystem)"))?;
+    let rootfs = dir.join(root.path());
+    let rootfs = std::fs::canonicalize(&rootfs)
+        .with_context(|| format!("root.path {}: rootfs does not exist", rootfs.display()))?;
+    if !rootfs.is_dir() {
+        bail!("root.path {}: not a directory", rootfs.display());
+    }
+    Ok(Bundle { dir, spec, rootfs })
+}
+
+/// Parse config.json text, naming the path of a field of the wrong type.
+pub fn parse_config(text: &[u8]) -> Result<Spec> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            anyhow!("{inner}")
+        } else {
+            anyhow!("{path}: {inner}")
+        }
+    })?;
+    de.end()
+        .map_err(|e| anyhow!("trailing data after the JSON object: {e}"))?;
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_type_names_the_field() {
+        let text = br#"{"ociVersion":"1.0.0","process":{"cwd":"/","args":["sh"],"user":{"uid":"zero","gid":0}},"root":{"path":"rootfs"}}"#;
+        let err = format!("{:#}", parse_config(text).unwrap_err());
+        assert!(err.contains("process.user.uid"), "{err}");
+    }
+
+    #[test]
+    fn malformed_json_is_an_error() {
+        let err = format!("{:#}", parse_config(b"{\"ociVersion\": ").unwrap_err());
+        assert!(err.contains("EOF"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let text = br#"{"ociVersion":"1.0.0","whatever":{"x":1},"root":{"path":"rootfs"}}"#;
+        assert!(parse_config(text).is_ok());
+    }
+}
