@@ -48,6 +48,25 @@ pub fn flag_of(flag: LinuxSchedulerFlag) -> u64 {
     }
 }
 
+/// oci-spec 0.10 spells two flags differently from the runtime spec: it only
+/// accepts "SCHED_RESET_ON_FORK" and "SCHED_FLAG_D_L_OVERRUN", so a config
+/// using the spec's "SCHED_FLAG_RESET_ON_FORK" or "SCHED_FLAG_DL_OVERRUN"
+/// fails to parse. The config loader calls this on the raw
+/// `process.scheduler` JSON before typed parsing to accept the spec's names.
+pub fn accept_spec_flag_names(scheduler: &mut serde_json::Value) {
+    let Some(flags) = scheduler.get_mut("flags").and_then(|f| f.as_array_mut()) else {
+        return;
+    };
+    for flag in flags {
+        let renamed = match flag.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *flag = serde_json::Value::String(renamed.to_string());
+    }
+}
+
 /// Checks `process.scheduler` the way the kernel will, so the error names the field.
 pub fn validate(s: &Scheduler) -> Result<()> {
     let policy = *s.policy();
@@ -143,6 +162,18 @@ pub fn current() -> Result<SchedAttr> {
 mod tests {
     use super::*;
     use oci_spec::runtime::SchedulerBuilder;
+
+    #[test]
+    fn spec_flag_names_parse_after_renaming() {
+        let mut raw = serde_json::json!({
+            "policy": "SCHED_DEADLINE",
+            "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_RECLAIM"]
+        });
+        assert!(serde_json::from_value::<Scheduler>(raw.clone()).is_err());
+        accept_spec_flag_names(&mut raw);
+        let s: Scheduler = serde_json::from_value(raw).unwrap();
+        assert_eq!(attr_of(&s).sched_flags, 0x01 | 0x04 | 0x02);
+    }
 
     #[test]
     fn sched_attr_has_the_kernel_ver1_size() {
