@@ -53,6 +53,10 @@ fn main() {
         ("exec_runs_the_found_program", exec_runs_program),
         ("fds_beyond_preserved_become_cloexec", fds_become_cloexec),
         ("exec_cpu_affinity_final", exec_cpu_affinity_final),
+        (
+            "time_offsets_apply_to_the_next_child",
+            time_offsets_apply_to_next_child,
+        ),
     ];
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -654,5 +658,49 @@ fn exec_cpu_affinity_final(_: &Path) -> Result<()> {
     for cpu in 1..nix::sched::CpuSet::count() {
         ensure!(!set.is_set(cpu)?, "CPU {cpu} still set");
     }
+    Ok(())
+}
+
+fn monotonic_secs() -> Result<i64> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)?;
+    Ok(t.tv_sec())
+}
+
+// config-linux.md#offset-for-time-namespace
+fn time_offsets_apply_to_next_child(_: &Path) -> Result<()> {
+    const OFFSET: i64 = 10 * 365 * 24 * 3600;
+    let before = monotonic_secs()?;
+    unshare(nix::sched::CloneFlags::from_bits_retain(
+        libc::CLONE_NEWTIME,
+    ))?;
+    let mut map = HashMap::new();
+    map.insert(
+        "monotonic".to_string(),
+        oci_spec::runtime::LinuxTimeOffsetBuilder::default()
+            .secs(OFFSET)
+            .build()?,
+    );
+    linux::time_offsets::apply(&map)?;
+    // SAFETY: this child is single-threaded, so forking it is sound.
+    match unsafe { fork() }? {
+        ForkResult::Child => {
+            // The offset shifts the clock; compare with the reading taken
+            // before, not with any expected elapsed time.
+            let shifted = monotonic_secs().map(|now| now - before >= OFFSET);
+            // SAFETY: _exit in the forked child.
+            unsafe { libc::_exit(if matches!(shifted, Ok(true)) { 0 } else { 1 }) }
+        }
+        ForkResult::Parent { child } => {
+            let status = waitpid(child, None)?;
+            ensure!(
+                matches!(status, WaitStatus::Exited(_, 0)),
+                "monotonic clock not offset: {status:?}"
+            );
+        }
+    }
+    ensure!(
+        monotonic_secs()? - before < OFFSET,
+        "the unsharing process itself was offset"
+    );
     Ok(())
 }

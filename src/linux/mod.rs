@@ -15,5 +15,6 @@ pub mod procfs;
 pub mod rlimits;
 pub mod scheduler;
 pub mod sysctl;
+pub mod time_offsets;
 pub mod tty;
 pub mod user;
