@@ -4,14 +4,17 @@
 
 pub mod capabilities;
 pub mod exec;
+pub mod exec_cpu_affinity;
 pub mod fds;
 pub mod hostname;
 pub mod io_priority;
 pub mod no_new_privs;
 pub mod oom_score_adj;
 pub mod personality;
+pub mod procfs;
 pub mod rlimits;
 pub mod scheduler;
 pub mod sysctl;
+pub mod time_offsets;
 pub mod tty;
 pub mod user;
