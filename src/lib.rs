@@ -6,6 +6,7 @@
 pub mod cgroups;
 pub mod cli;
 pub mod commands;
+pub mod console_relay;
 pub mod container;
 pub mod features;
 pub mod hooks;

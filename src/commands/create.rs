@@ -2,33 +2,42 @@
 use crate::cli::{CreateOpts, GlobalOpts};
 use crate::container::Container;
 use crate::launch::{self, CreateRequest};
+use crate::spec::Bundle;
 use anyhow::{bail, Context, Result};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 
 pub fn run(g: &GlobalOpts, id: &str, opts: &CreateOpts) -> Result<Container> {
-    let console = match &opts.console_socket {
-        Some(path) => Some(connect_console_socket(path)?),
-        None => None,
-    };
-    create_with_console(g, id, opts, console)
+    let bundle = crate::spec::load_bundle(&opts.bundle)?;
+    create_from_bundle(g, id, opts, bundle, None)
 }
 
-/// Create with an already connected console socket (used by `run`, which
-/// makes its own when it relays a terminal in the foreground).
-pub fn create_with_console(
-    g: &GlobalOpts,
-    id: &str,
-    opts: &CreateOpts,
-    console: Option<OwnedFd>,
-) -> Result<Container> {
-    let bundle = crate::spec::load_bundle(&opts.bundle)?;
-    let terminal = bundle
+/// process.terminal of a loaded bundle.
+pub fn wants_terminal(bundle: &Bundle) -> bool {
+    bundle
         .spec
         .process()
         .as_ref()
         .and_then(|p| p.terminal())
-        .unwrap_or(false);
+        .unwrap_or(false)
+}
+
+/// Create from a loaded bundle. `console` is an already connected console
+/// socket (`run` makes its own when it relays a terminal in the foreground);
+/// otherwise --console-socket is connected here.
+pub fn create_from_bundle(
+    g: &GlobalOpts,
+    id: &str,
+    opts: &CreateOpts,
+    bundle: Bundle,
+    console: Option<OwnedFd>,
+) -> Result<Container> {
+    let terminal = wants_terminal(&bundle);
+    let console = match (console, &opts.console_socket) {
+        (Some(fd), _) => Some(fd),
+        (None, Some(path)) if terminal => Some(connect_console_socket(path)?),
+        (None, _) => None,
+    };
     if terminal && console.is_none() {
         bail!("process.terminal is true: --console-socket is required to receive the pty");
     }
@@ -37,7 +46,7 @@ pub fn create_with_console(
         id: id.to_string(),
         bundle,
         root: &root,
-        console_socket: if terminal { console } else { None },
+        console_socket: console,
         pid_file: opts.pid_file.clone(),
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,

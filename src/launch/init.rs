@@ -32,6 +32,8 @@ pub struct InitContext<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Socket activation fds nook itself was given (LISTEN_FDS), passed on.
+    pub listen_fds: u32,
 }
 
 /// Run the init; never returns.
@@ -82,7 +84,13 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
         .unshare_flags
         .contains(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
     {
-        namespaces::write_time_offsets(spec)?;
+        if let Some(offsets) = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.time_offsets().as_ref())
+        {
+            linux::time_offsets::apply(offsets)?;
+        }
     }
     if plan.fork_init {
         fork_init(ctx)?;
@@ -166,8 +174,15 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     if process.no_new_privileges().unwrap_or(false) {
         linux::no_new_privs::set_no_new_privileges()?;
     }
-    linux::fds::set_listen_fds_env(&mut env, ctx.preserve_fds);
-    linux::fds::close_fds_except(ctx.preserve_fds)?;
+    if let Some(cpus) = process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.cpu_affinity_final().clone())
+    {
+        linux::exec_cpu_affinity::apply_final(&cpus)?;
+    }
+    linux::fds::set_listen_fds_env(&mut env, ctx.listen_fds);
+    linux::fds::close_on_exec_beyond(ctx.listen_fds + ctx.preserve_fds)?;
 
     ctx.channel.send(&Msg::Ready)?;
     Ok(Prepared {

@@ -151,31 +151,6 @@ pub fn join_all(joins: &[Join]) -> Result<()> {
     Ok(())
 }
 
-/// Write linux.timeOffsets to /proc/self/timens_offsets (after unshare(CLONE_NEWTIME),
-/// before any process is in the namespace).
-pub fn write_time_offsets(spec: &Spec) -> Result<()> {
-    let Some(offsets) = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.time_offsets().as_ref())
-    else {
-        return Ok(());
-    };
-    let mut text = String::new();
-    for (clock, off) in offsets {
-        text.push_str(&format!(
-            "{clock} {} {}\n",
-            off.secs().unwrap_or(0),
-            off.nanosecs().unwrap_or(0)
-        ));
-    }
-    if text.is_empty() {
-        return Ok(());
-    }
-    std::fs::write("/proc/self/timens_offsets", text)
-        .context("linux.timeOffsets: cannot write /proc/self/timens_offsets")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,7 +69,13 @@ impl Drop for Cleanup {
 
 pub fn create(req: CreateRequest) -> Result<Created> {
     let spec = &req.bundle.spec;
+    let listen_fds = crate::linux::fds::listen_fds_from_env();
     let plan = namespaces::plan(spec)?;
+    if let Some(p) = spec.process() {
+        for w in crate::linux::capabilities::warnings(p.capabilities().as_ref()) {
+            crate::logging::warn(&w);
+        }
+    }
     let (dir, lock) = req.root.reserve(&req.id)?;
     let mut cleanup = Cleanup {
         dir: dir.clone(),
@@ -141,6 +147,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
             no_pivot: req.no_pivot,
             no_new_keyring: req.no_new_keyring,
             preserve_fds: req.preserve_fds,
+            listen_fds,
         });
     };
     drop(init_end);

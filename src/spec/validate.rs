@@ -15,6 +15,32 @@ pub fn validate(spec: &Spec) -> Result<()> {
     validate_id_mappings(spec)?;
     validate_time_offsets(spec)?;
     validate_sysctl(spec)?;
+    validate_process_attributes(spec)?;
+    Ok(())
+}
+
+/// process fields whose rules live beside the code that applies them.
+fn validate_process_attributes(spec: &Spec) -> Result<()> {
+    use crate::linux;
+    let Some(process) = spec.process() else {
+        return Ok(());
+    };
+    linux::capabilities::validate(process.capabilities().as_ref())?;
+    if let Some(r) = process.rlimits() {
+        linux::rlimits::validate(r)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        linux::oom_score_adj::validate(adj)?;
+    }
+    if let Some(s) = process.scheduler() {
+        linux::scheduler::validate(s)?;
+    }
+    if let Some(mask) = process.user().umask() {
+        linux::user::validate_umask(mask)?;
+    }
+    if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        linux::sysctl::validate(sysctl)?;
+    }
     Ok(())
 }
 
