@@ -5,9 +5,24 @@
 //! stores `CgroupSpec` in the container state so later commands (`delete`,
 //! `kill --all`, `pause`) can rebuild the same manager.
 
+mod devices;
+mod fs;
+pub mod host;
+pub mod path;
+mod pids;
+pub mod systemd_path;
+mod v1;
+mod v2;
+
+pub use devices::{default_allowed_rules, validate_rules, DeviceRule};
+pub use v2::cpu_shares_to_weight;
+
 use anyhow::{bail, Result};
+use host::{HostPaths, Layout};
 use oci_spec::runtime::LinuxResources;
+use path::CgroupPath;
 use serde::{Deserialize, Serialize};
+use systemd_path::SystemdCgroupPath;
 
 /// What is needed to rebuild a container's cgroup manager in a later command.
 /// Stored verbatim in state.json.
@@ -41,7 +56,59 @@ pub trait Manager {
     fn paths(&self) -> Vec<std::path::PathBuf>;
 }
 
-/// Build the manager for a container from its stored spec.
+/// Build the manager for a container from its stored spec, for this host.
 pub fn manager_for(spec: &CgroupSpec) -> Result<Box<dyn Manager>> {
-    bail!("cgroups: no driver for {:?} yet", spec.cgroups_path)
+    manager_for_host(spec, &HostPaths::system())
+}
+
+/// `manager_for` with the host's cgroup files somewhere else (tests).
+pub fn manager_for_host(spec: &CgroupSpec, host: &HostPaths) -> Result<Box<dyn Manager>> {
+    if spec.systemd {
+        // Check the path now so a bad one is reported as such.
+        SystemdCgroupPath::parse(spec.cgroups_path.as_deref(), &spec.container_id)?;
+        bail!("systemd cgroup driver not implemented yet (run without --systemd-cgroup)");
+    }
+    let path = CgroupPath::parse(spec.cgroups_path.as_deref(), &spec.container_id)?;
+    Ok(match host::detect(host)? {
+        Layout::Unified(hierarchy) => Box::new(v2::V2Manager::new(&hierarchy, &path)),
+        Layout::Legacy(hierarchies) => {
+            Box::new(v1::V1Manager::new(hierarchies, &path, spec.rootless))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(path: Option<&str>, systemd: bool) -> CgroupSpec {
+        CgroupSpec {
+            cgroups_path: path.map(str::to_string),
+            container_id: "ctr".into(),
+            systemd,
+            rootless: false,
+        }
+    }
+
+    #[test]
+    fn systemd_driver_is_not_implemented_but_validates_the_path() {
+        let err = manager_for(&spec(Some("system.slice:nook:ctr"), true))
+            .err()
+            .unwrap();
+        assert!(err
+            .to_string()
+            .contains("systemd cgroup driver not implemented yet"));
+        let err = manager_for(&spec(Some("/not/systemd"), true))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("linux.cgroupsPath"));
+    }
+
+    #[test]
+    fn escaping_path_is_rejected_before_touching_the_host() {
+        let err = manager_for(&spec(Some("/a/../../etc"), false))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("linux.cgroupsPath"));
+    }
 }

@@ -1,0 +1,355 @@
+//! The cgroup v2 driver (cgroupfs) for hosts where /sys/fs/cgroup is cgroup2.
+//!
+//! `linux.resources.devices` needs an eBPF program on v2.
+//! TODO(devices-ebpf issue): attach a BPF_PROG_TYPE_CGROUP_DEVICE program;
+//! until then device rules are validated but not enforced on v2 hosts.
+
+mod cpu;
+mod freezer;
+mod memory;
+
+pub use cpu::cpu_shares_to_weight;
+
+use super::fs;
+use super::host::Hierarchy;
+use super::path::CgroupPath;
+use super::pids::{apply_pids_limit, pids_max_value};
+use super::Manager;
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::LinuxResources;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub struct V2Manager {
+    /// The cgroup2 mount point (`/sys/fs/cgroup`).
+    root: PathBuf,
+    /// The container's cgroup directory.
+    path: PathBuf,
+}
+
+impl V2Manager {
+    pub fn new(hierarchy: &Hierarchy, path: &CgroupPath) -> Self {
+        V2Manager {
+            root: hierarchy.mount_point.clone(),
+            // runc uses the parent of its own cgroup for relative paths on v2.
+            path: path.dir_in(hierarchy, true),
+        }
+    }
+
+    /// Make every available controller usable in the container's cgroup:
+    /// a v2 controller only appears in a child when the parent lists it in
+    /// cgroup.subtree_control, from the root down to the container's parent.
+    fn enable_controllers(&self) -> Result<()> {
+        let Ok(relative) = self.path.strip_prefix(&self.root) else {
+            return Ok(());
+        };
+        let mut level = self.root.clone();
+        for component in relative.components() {
+            enable_all_controllers_in(&level)?;
+            level.push(component);
+        }
+        Ok(())
+    }
+
+    fn existing_path(&self) -> Result<&Path> {
+        if !self.path.is_dir() {
+            bail!("cgroup {} does not exist", self.path.display());
+        }
+        Ok(&self.path)
+    }
+}
+
+/// Write every controller of `dir/cgroup.controllers` to its
+/// cgroup.subtree_control. All at once first; if the kernel refuses (e.g. a
+/// controller busy in a threaded subtree), one at a time, keeping those it takes.
+fn enable_all_controllers_in(dir: &Path) -> Result<()> {
+    let available = fs::read(dir, "cgroup.controllers")?;
+    let wanted: Vec<String> = available
+        .split_whitespace()
+        .map(|c| format!("+{c}"))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    if fs::write_raw(dir, "cgroup.subtree_control", &wanted.join(" ")).is_ok() {
+        return Ok(());
+    }
+    for controller in &wanted {
+        // A controller the kernel will not enable here is reported when a
+        // field needs its file (the write then names the missing file).
+        let _ = fs::write_raw(dir, "cgroup.subtree_control", controller);
+    }
+    Ok(())
+}
+
+/// `linux.resources.unified`: raw v2 files, written last so they win over
+/// the typed fields, as in runc. Keys must be plain file names.
+fn apply_unified(dir: &Path, unified: &HashMap<String, String>) -> Result<()> {
+    let mut keys: Vec<&String> = unified.keys().collect();
+    keys.sort(); // a stable order makes errors reproducible
+    for key in keys {
+        let field = format!("linux.resources.unified[{key:?}]");
+        if key.is_empty() || key.contains('/') || key == "." || key == ".." {
+            bail!("{field}: not a cgroup file name");
+        }
+        let value = &unified[key];
+        if !dir.join(key).exists() {
+            bail!(
+                "{field}: {} does not exist (controller not enabled or not in this kernel)",
+                dir.join(key).display()
+            );
+        }
+        fs::write(dir, key, value).context(field)?;
+    }
+    Ok(())
+}
+
+impl Manager for V2Manager {
+    fn apply(&self, pid: i32) -> Result<()> {
+        fs::create_levels(&self.root, &self.path, |_| Ok(()))?;
+        self.enable_controllers()?;
+        fs::write(&self.path, "cgroup.procs", &pid.to_string())
+            .with_context(|| format!("moving pid {pid} into its cgroup"))
+    }
+
+    fn set(&self, resources: &LinuxResources) -> Result<()> {
+        let dir = self.existing_path()?;
+        if let Some(m) = resources.memory() {
+            memory::apply_memory(dir, m)?;
+        }
+        if let Some(c) = resources.cpu() {
+            cpu::apply_cpu(dir, c)?;
+            cpu::apply_cpuset(dir, c)?;
+        }
+        if let Some(p) = resources.pids() {
+            if pids_max_value(p).is_some() {
+                apply_pids_limit(dir, p)?;
+            }
+        }
+        if let Some(devices) = resources.devices() {
+            // Checked so a bad rule is reported on every host; enforcement is
+            // the eBPF TODO in this module's doc.
+            super::devices::validate_rules(devices)?;
+        }
+        if let Some(unified) = resources.unified() {
+            apply_unified(dir, unified)?;
+        }
+        Ok(())
+    }
+
+    fn pids(&self) -> Result<Vec<i32>> {
+        fs::pids_recursive(&self.path)
+    }
+
+    fn freeze(&self, frozen: bool) -> Result<()> {
+        freezer::set_frozen(self.existing_path()?, frozen)
+    }
+
+    fn is_frozen(&self) -> Result<bool> {
+        if !self.path.is_dir() {
+            return Ok(false);
+        }
+        freezer::events_frozen(&self.path)
+    }
+
+    fn destroy(&self) -> Result<()> {
+        fs::remove_tree(&self.path)
+    }
+
+    fn paths(&self) -> Vec<PathBuf> {
+        vec![self.path.clone()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake cgroup2 root: plain files where the kernel would have them.
+    /// The container's directory and files are created up front because plain
+    /// mkdir does not populate control files.
+    struct FakeRoot {
+        tmp: tempfile::TempDir,
+    }
+
+    const LEAF_FILES: &[&str] = &[
+        "cgroup.procs",
+        "cgroup.freeze",
+        "cgroup.events",
+        "memory.max",
+        "memory.low",
+        "memory.swap.max",
+        "pids.max",
+        "cpu.weight",
+        "cpu.max",
+        "cpu.max.burst",
+        "cpuset.cpus",
+        "cpuset.mems",
+        "memory.high",
+    ];
+
+    impl FakeRoot {
+        fn new(leaf: &str) -> FakeRoot {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut level = tmp.path().to_path_buf();
+            std::fs::write(level.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+            std::fs::write(level.join("cgroup.subtree_control"), "").unwrap();
+            let parts: Vec<&str> = leaf.split('/').collect();
+            for (i, part) in parts.iter().enumerate() {
+                level.push(part);
+                std::fs::create_dir(&level).unwrap();
+                if i + 1 < parts.len() {
+                    std::fs::write(level.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+                    std::fs::write(level.join("cgroup.subtree_control"), "").unwrap();
+                }
+            }
+            for f in LEAF_FILES {
+                std::fs::write(level.join(f), "").unwrap();
+            }
+            FakeRoot { tmp }
+        }
+
+        fn manager(&self, path: &str) -> V2Manager {
+            let hierarchy = Hierarchy {
+                controllers: vec![],
+                mount_point: self.tmp.path().to_path_buf(),
+                own_cgroup: PathBuf::from("own/leaf"),
+            };
+            V2Manager::new(&hierarchy, &CgroupPath::parse(Some(path), "id").unwrap())
+        }
+
+        fn read(&self, relative: &str) -> String {
+            std::fs::read_to_string(self.tmp.path().join(relative)).unwrap()
+        }
+    }
+
+    fn resources(json: &str) -> LinuxResources {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn apply_enables_controllers_in_every_parent_and_adds_the_pid() {
+        let root = FakeRoot::new("a/b");
+        let m = root.manager("/a/b");
+        m.apply(4242).unwrap();
+        assert_eq!(root.read("cgroup.subtree_control"), "+cpu +memory +pids");
+        assert_eq!(root.read("a/cgroup.subtree_control"), "+cpu +memory +pids");
+        assert_eq!(root.read("a/b/cgroup.procs"), "4242");
+    }
+
+    #[test]
+    fn relative_paths_start_at_the_parent_of_the_own_cgroup() {
+        let root = FakeRoot::new("own/ctr");
+        let m = root.manager("ctr");
+        assert_eq!(m.paths(), vec![root.tmp.path().join("own/ctr")]);
+    }
+
+    #[test]
+    fn set_writes_v2_files() {
+        let root = FakeRoot::new("c");
+        let m = root.manager("/c");
+        m.set(&resources(
+            r#"{"memory": {"limit": 1000, "swap": 3000, "reservation": 500},
+                "pids": {"limit": 5},
+                "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "burst": 1000, "cpus": "0-1", "mems": "0"},
+                "unified": {"memory.high": "900"}}"#,
+        ))
+        .unwrap();
+        for (file, want) in [
+            ("c/memory.max", "1000"),
+            ("c/memory.swap.max", "2000"),
+            ("c/memory.low", "500"),
+            ("c/pids.max", "5"),
+            ("c/cpu.weight", "39"),
+            ("c/cpu.max", "50000 100000"),
+            ("c/cpu.max.burst", "1000"),
+            ("c/cpuset.cpus", "0-1"),
+            ("c/cpuset.mems", "0"),
+            ("c/memory.high", "900"),
+        ] {
+            assert_eq!(root.read(file), want, "{file}");
+        }
+    }
+
+    #[test]
+    fn unlimited_values_are_max() {
+        let root = FakeRoot::new("c");
+        let m = root.manager("/c");
+        m.set(&resources(
+            r#"{"memory": {"limit": -1}, "pids": {"limit": -1}, "cpu": {"quota": -1}}"#,
+        ))
+        .unwrap();
+        assert_eq!(root.read("c/memory.max"), "max");
+        assert_eq!(root.read("c/memory.swap.max"), "max");
+        assert_eq!(root.read("c/pids.max"), "max");
+        assert_eq!(root.read("c/cpu.max"), "max 100000");
+    }
+
+    #[test]
+    fn equal_swap_and_limit_disables_swap() {
+        let root = FakeRoot::new("c");
+        root.manager("/c")
+            .set(&resources(r#"{"memory": {"limit": 1000, "swap": 1000}}"#))
+            .unwrap();
+        assert_eq!(root.read("c/memory.swap.max"), "0");
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let root = FakeRoot::new("c");
+        let m = root.manager("/c");
+        for (json, field) in [
+            (
+                r#"{"memory": {"limit": 1000, "swap": 10}}"#,
+                "linux.resources.memory.swap",
+            ),
+            (r#"{"cpu": {"realtimeRuntime": 10}}"#, "realtimeRuntime"),
+            (r#"{"unified": {"../x": "1"}}"#, "linux.resources.unified"),
+            (r#"{"unified": {"io.max": "1"}}"#, "linux.resources.unified"),
+            (
+                r#"{"devices": [{"allow": true, "access": "x"}]}"#,
+                "linux.resources.devices[0]",
+            ),
+        ] {
+            let err = format!("{:#}", m.set(&resources(json)).unwrap_err());
+            assert!(err.contains(field), "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn freeze_waits_for_cgroup_events() {
+        let root = FakeRoot::new("c");
+        let m = root.manager("/c");
+        std::fs::write(
+            root.tmp.path().join("c/cgroup.events"),
+            "populated 1\nfrozen 1\n",
+        )
+        .unwrap();
+        m.freeze(true).unwrap();
+        assert_eq!(root.read("c/cgroup.freeze"), "1");
+        assert!(m.is_frozen().unwrap());
+        std::fs::write(
+            root.tmp.path().join("c/cgroup.events"),
+            "populated 1\nfrozen 0\n",
+        )
+        .unwrap();
+        m.freeze(false).unwrap();
+        assert_eq!(root.read("c/cgroup.freeze"), "0");
+        assert!(!m.is_frozen().unwrap());
+    }
+
+    #[test]
+    fn pids_and_destroy() {
+        let root = FakeRoot::new("c");
+        let m = root.manager("/c");
+        std::fs::write(root.tmp.path().join("c/cgroup.procs"), "1\n2\n").unwrap();
+        assert_eq!(m.pids().unwrap(), vec![1, 2]);
+        // Plain directories with files cannot be rmdir'ed; cgroupfs ones can.
+        for f in LEAF_FILES {
+            std::fs::remove_file(root.tmp.path().join("c").join(f)).unwrap();
+        }
+        m.destroy().unwrap();
+        assert!(!root.tmp.path().join("c").exists());
+        m.destroy().unwrap();
+    }
+}
