@@ -41,8 +41,10 @@ pub struct GlobalOpts {
     /// Manage cgroups through systemd (cgroupsPath is slice:prefix:name).
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Run without privileges: auto, true or false (as runc).
-    #[arg(long, global = true, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
+    /// Run without privileges: auto, true or false (as runc). `--rootless`
+    /// alone means true; a value needs `=` (`--rootless=auto`). For `spec`,
+    /// writes a rootless config.
+    #[arg(long, global = true, value_name = "VALUE", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub rootless: Option<String>,
     /// Path to the criu binary (checkpoint/restore).
     #[arg(long, global = true, value_name = "PATH", hide = true)]
@@ -87,8 +89,8 @@ pub struct IdArg {
 #[derive(Debug, Clone, Args)]
 pub struct CreateOpts {
     /// Path to the bundle (directory with config.json); default: the current directory.
-    #[arg(short = 'b', long, value_name = "DIR", default_value = "")]
-    pub bundle: PathBuf,
+    #[arg(short = 'b', long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
     /// Unix socket path to which the pty master of a terminal container is sent.
     #[arg(long = "console-socket", value_name = "PATH")]
     pub console_socket: Option<PathBuf>,
@@ -173,7 +175,4 @@ pub struct SpecArgs {
     /// Directory in which to write config.json.
     #[arg(short = 'b', long, value_name = "DIR")]
     pub bundle: Option<PathBuf>,
-    /// Write a spec for a rootless container.
-    #[arg(long)]
-    pub rootless: bool,
 }

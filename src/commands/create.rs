@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 
 pub fn run(g: &GlobalOpts, id: &str, opts: &CreateOpts) -> Result<Container> {
-    let bundle = crate::spec::load_bundle(&opts.bundle)?;
+    let bundle = crate::spec::load_bundle(opts.bundle.as_deref())?;
     create_from_bundle(g, id, opts, bundle, None)
 }
 

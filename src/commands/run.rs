@@ -36,7 +36,7 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     }
     // A terminal in the foreground without --console-socket: nook takes the
     // pty master itself and relays it (runc does the same).
-    let bundle = crate::spec::load_bundle(&a.opts.bundle)?;
+    let bundle = crate::spec::load_bundle(a.opts.bundle.as_deref())?;
     let relay =
         a.opts.console_socket.is_none() && !a.detach && super::create::wants_terminal(&bundle);
     let mut c = if relay {

@@ -3,14 +3,15 @@ use crate::cli::SpecArgs;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-pub fn run(a: &SpecArgs) -> Result<()> {
+/// `--rootless` (a global flag, as in runc) selects the rootless spec.
+pub fn run(a: &SpecArgs, rootless: bool) -> Result<()> {
     let dir = a.bundle.clone().unwrap_or_else(|| ".".into());
     let path = dir.join("config.json");
     if path.exists() {
         bail!("{}: file exists; remove it first", path.display());
     }
     let spec = crate::spec::default_spec(
-        a.rootless,
+        rootless,
         nix::unistd::geteuid().as_raw(),
         nix::unistd::getegid().as_raw(),
     );

@@ -113,6 +113,7 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
                 .any(|j| j.flag == CloneFlags::CLONE_NEWUSER),
         terminal: process.terminal().unwrap_or(false),
         no_pivot: ctx.no_pivot,
+        bundle: ctx.bundle.to_path_buf(),
     };
     rootfs::prepare(spec, ctx.rootfs, &ropts)?;
 

@@ -15,12 +15,11 @@ pub struct Bundle {
     pub rootfs: PathBuf,
 }
 
-/// Load and validate `<bundle>/config.json`. An empty path means the current directory.
-pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
-    let dir = if bundle.as_os_str().is_empty() {
-        std::env::current_dir().context("cannot read the current directory")?
-    } else {
-        bundle.to_path_buf()
+/// Load and validate `<bundle>/config.json`; no path means the current directory.
+pub fn load_bundle(bundle: Option<&Path>) -> Result<Bundle> {
+    let dir = match bundle {
+        Some(b) if !b.as_os_str().is_empty() => b.to_path_buf(),
+        _ => std::env::current_dir().context("cannot read the current directory")?,
     };
     let dir = std::fs::canonicalize(&dir)
         .with_context(|| format!("bundle {}: cannot open", dir.display()))?;
@@ -29,6 +28,7 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
         .with_context(|| format!("cannot read {}", config_path.display()))?;
     let spec = parse_config(&text).with_context(|| format!("invalid {}", config_path.display()))?;
     super::validate(&spec)?;
+    crate::rootfs::validate_mounts(&spec, &dir)?;
     let root = spec
         .root()
         .as_ref()
