@@ -141,11 +141,14 @@ impl Manager for V1Manager {
     }
 
     fn pids(&self) -> Result<Vec<i32>> {
-        // Every hierarchy holds every process; prefer one that always exists.
+        // Every hierarchy holds every process. Prefer the usual ones, but take
+        // one the container is really in (rootless may have skipped some).
+        let joined = |d: &&HierarchyDir| d.path.is_dir();
         let dir = ["devices", "freezer", "pids", "memory"]
             .iter()
-            .find_map(|c| self.dir_of(c))
-            .or(self.dirs.first());
+            .filter_map(|c| self.dir_of(c))
+            .find(joined)
+            .or_else(|| self.dirs.iter().find(joined));
         match dir {
             Some(dir) => fs::pids_recursive(&dir.path),
             None => Ok(Vec::new()),
@@ -217,6 +220,40 @@ mod tests {
             });
         }
         hierarchies
+    }
+
+    #[test]
+    fn apply_joins_every_hierarchy_and_fills_an_empty_cpuset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let hierarchies = fake_host(tmp.path());
+        // Plain mkdir makes no control files: create the leaves as cgroupfs would.
+        for h in &hierarchies {
+            let leaf = h.mount_point.join("ctr");
+            std::fs::create_dir(&leaf).unwrap();
+            std::fs::write(leaf.join("cgroup.procs"), "").unwrap();
+            if h.has("cpuset") {
+                std::fs::write(leaf.join("cpuset.cpus"), "").unwrap();
+                std::fs::write(leaf.join("cpuset.mems"), "").unwrap();
+            }
+        }
+        let m = V1Manager::new(
+            hierarchies,
+            &CgroupPath::parse(Some("/ctr"), "id").unwrap(),
+            false,
+        );
+        m.apply(42).unwrap();
+        for path in m.paths() {
+            assert_eq!(
+                std::fs::read_to_string(path.join("cgroup.procs")).unwrap(),
+                "42"
+            );
+        }
+        let cpuset = tmp.path().join("cpuset/ctr");
+        assert_eq!(
+            std::fs::read_to_string(cpuset.join("cpuset.cpus")).unwrap(),
+            "0-1"
+        );
+        assert_eq!(m.pids().unwrap(), vec![42]);
     }
 
     #[test]
