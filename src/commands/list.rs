@@ -36,8 +36,8 @@ pub fn run(g: &GlobalOpts, a: &ListArgs) -> Result<()> {
                 let s = c.oci_state("");
                 rows.push(vec![
                     c.state.id.clone(),
-                    s["pid"].to_string(),
-                    s["status"].as_str().unwrap_or("").to_string(),
+                    s.pid.to_string(),
+                    s.status.to_string(),
                     c.state.bundle.display().to_string(),
                     c.state.created.clone(),
                     owner_name(c.state.owner_uid),

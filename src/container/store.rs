@@ -29,6 +29,22 @@ pub fn default_root() -> PathBuf {
     }
 }
 
+/// runtime.md#state plus runc's `rootfs`, `created` and `owner`, in runc's field order.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OciState {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(skip_serializing_if = "std::collections::HashMap::is_empty")]
+    pub annotations: std::collections::HashMap<String, String>,
+}
+
 pub struct Root {
     pub path: PathBuf,
 }
@@ -212,27 +228,23 @@ impl Container {
     }
 
     /// The state JSON printed by `state` and `list --format json` (runc's shape).
-    pub fn oci_state(&self, owner: &str) -> serde_json::Value {
+    pub fn oci_state(&self, owner: &str) -> OciState {
         let status = self.status();
-        let pid = if status == Status::Stopped {
-            0
-        } else {
-            self.state.pid
-        };
-        let mut v = serde_json::json!({
-            "ociVersion": crate::spec::SPEC_VERSION,
-            "id": self.state.id,
-            "pid": pid,
-            "status": status,
-            "bundle": self.state.bundle,
-            "rootfs": self.state.rootfs,
-            "created": self.state.created,
-            "owner": owner,
-        });
-        if !self.state.annotations.is_empty() {
-            v["annotations"] = serde_json::json!(self.state.annotations);
+        OciState {
+            oci_version: crate::spec::SPEC_VERSION.to_string(),
+            id: self.state.id.clone(),
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.state.pid
+            },
+            status,
+            bundle: self.state.bundle.clone(),
+            rootfs: self.state.rootfs.clone(),
+            created: self.state.created.clone(),
+            owner: owner.to_string(),
+            annotations: self.state.annotations.clone(),
         }
-        v
     }
 
     /// Remove the container directory and everything in it.

@@ -73,7 +73,13 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     let plan = namespaces::plan(spec)?;
     if let Some(p) = spec.process() {
         for w in crate::linux::capabilities::warnings(p.capabilities().as_ref()) {
-            crate::logging::warn(&w);
+            // runc's own default spec lists ambient caps without inheritable
+            // ones and runc says nothing: keep that case quiet.
+            if w.contains("cannot be raised") {
+                crate::logging::debug(&w);
+            } else {
+                crate::logging::warn(&w);
+            }
         }
     }
     let (dir, lock) = req.root.reserve(&req.id)?;
@@ -159,10 +165,15 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     }
     cgroup.apply(child)?;
     cleanup.cgroup = Some(cgroup);
-    if let Some(resources) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-        if let Some(cg) = &cleanup.cgroup {
-            cg.set(resources)?;
-        }
+    // Always set: with no linux.resources the device allowlist still applies
+    // (everything denied but the default devices), as runc does.
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    if let Some(cg) = &cleanup.cgroup {
+        cg.set(&resources)?;
     }
     parent_end.send(&Msg::Go)?;
 
