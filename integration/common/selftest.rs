@@ -139,7 +139,7 @@ fn remove_dir_safely_detaches_leftover_mounts_and_reports_them() {
     )
     .unwrap();
     std::fs::write(inner.join("file"), "x").unwrap();
-    assert_eq!(procfs::mounts_under(&dir), [inner.clone()]);
+    assert_eq!(procfs::mounts_under(&dir), std::slice::from_ref(&inner));
     let leaked = procfs::remove_dir_safely(&dir);
     assert_eq!(leaked, [inner]);
     assert!(!dir.exists());
