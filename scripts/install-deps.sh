@@ -1,0 +1,47 @@
+#!/bin/bash
+# Install everything nook's build, tests, benchmarks and man pages need on a
+# fresh Debian 12 (bookworm) machine. Run as root. Safe to run again.
+#
+# Only Debian packages are installed; the Rust toolchain comes from rustup,
+# and only when cargo is missing (Debian 12's own cargo is too old for nook's
+# dependencies).
+set -euo pipefail
+
+if [ "$(id -u)" != 0 ]; then
+    echo "$0: run as root (it calls apt-get)" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+    # build
+    build-essential pkg-config libseccomp-dev git ca-certificates curl
+    # root filesystems for tests and the demo
+    busybox-static
+    # runtimes to compare with, and the engines the integration tests drive
+    runc crun podman conmon containerd uidmap
+    # tools the tests and benchmark scripts call (script(1) is in bsdutils,
+    # unshare(1)/nsenter(1) in util-linux)
+    bsdutils util-linux jq strace iproute2 procps tar
+    # rendering the man pages (man -l man/nook.8)
+    man-db groff-base
+)
+
+apt-get update
+# --no-install-recommends: podman's recommends pull in networking helpers the
+# tests do not use (they run with netns=none), and docker.io's would mount
+# cgroups on the host (cgroupfs-mount).
+apt-get install -y --no-install-recommends "${packages[@]}"
+
+# Rust: rustup's stable toolchain, only when no cargo is on PATH.
+if command -v cargo >/dev/null 2>&1; then
+    echo "cargo found: $(cargo --version)"
+elif [ -x "$HOME/.cargo/bin/cargo" ]; then
+    echo "cargo found in $HOME/.cargo/bin (add it to PATH): $("$HOME/.cargo/bin/cargo" --version)"
+else
+    echo "cargo not found: installing the stable Rust toolchain with rustup (needs network)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+        sh -s -- -y --profile minimal --default-toolchain stable --component clippy,rustfmt
+    echo "Rust installed in $HOME/.cargo; run: . \"\$HOME/.cargo/env\""
+fi
