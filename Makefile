@@ -34,7 +34,7 @@ demo: deps release
 	scripts/build-rootfs.sh $(DEMO_DIR)/rootfs
 	rm -f $(DEMO_DIR)/config.json
 	$(RELEASE_NOOK) spec --bundle $(DEMO_DIR)
-	jq '.process.terminal = false | .process.args = ["sh", "-c", "echo hello from nook: $$(hostname), pid $$$$"]' \
+	jq '.hostname = "nook" | .process.terminal = false | .process.args = ["sh", "-c", "echo hello from nook: $$(hostname), pid $$$$"]' \
 		$(DEMO_DIR)/config.json > $(DEMO_DIR)/config.json.new
 	mv $(DEMO_DIR)/config.json.new $(DEMO_DIR)/config.json
 	$(RELEASE_NOOK) --root $(DEMO_DIR)/state run --bundle $(DEMO_DIR) nook-demo-$$$$
