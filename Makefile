@@ -43,7 +43,7 @@ demo: deps release
 # built binary as root on real bundles) and the podman smoke test.
 test: lint man
 	$(CARGO) build --all-targets
-	$(CARGO) test --all-targets -- $(TEST_ARGS)
+	$(CARGO) test --all-targets --no-fail-fast -- $(TEST_ARGS)
 
 lint:
 	$(CARGO) fmt --all -- --check
