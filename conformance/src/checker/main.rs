@@ -35,14 +35,20 @@ fn run_checks(path: &str) -> i32 {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            println!("{}", json!({"id": "_checker", "ok": false, "detail": format!("read {path}: {e}")}));
+            println!(
+                "{}",
+                json!({"id": "_checker", "ok": false, "detail": format!("read {path}: {e}")})
+            );
             return 3;
         }
     };
     let doc: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
-            println!("{}", json!({"id": "_checker", "ok": false, "detail": format!("parse {path}: {e}")}));
+            println!(
+                "{}",
+                json!({"id": "_checker", "ok": false, "detail": format!("parse {path}: {e}")})
+            );
             return 3;
         }
     };
@@ -105,10 +111,19 @@ fn wait_signal(dir: &str) -> i32 {
     }
     // SAFETY: installing plain C handlers that only use async-signal-safe calls.
     unsafe {
-        libc::signal(libc::SIGUSR1, on_usr1 as extern "C" fn(libc::c_int) as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_term as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        libc::signal(
+            libc::SIGUSR1,
+            on_usr1 as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            on_term as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
     }
-    let _ = std::fs::write(format!("{dir}/started"), format!("{}\n", std::process::id()));
+    let _ = std::fs::write(
+        format!("{dir}/started"),
+        format!("{}\n", std::process::id()),
+    );
     loop {
         // SAFETY: pause has no preconditions; it returns after each handled signal.
         unsafe { libc::pause() };

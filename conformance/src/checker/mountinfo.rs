@@ -47,7 +47,7 @@ pub fn parse(text: &str) -> Vec<Mount> {
             "shared"
         } else if optional.iter().any(|f| f.starts_with("master:")) {
             "slave"
-        } else if optional.iter().any(|f| *f == "unbindable") {
+        } else if optional.contains(&"unbindable") {
             "unbindable"
         } else {
             "private"

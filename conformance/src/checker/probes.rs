@@ -73,12 +73,16 @@ fn normalize(text: &str) -> String {
 /// `ns`: the inode of /proc/self/ns/<ns> is equal ("eq") or not ("ne") to `inode`.
 fn ns(c: &Value) -> Outcome {
     let path = format!("/proc/self/ns/{}", s(c, "ns"));
-    let ino = std::fs::metadata(&path).map_err(|e| format!("stat {path}: {e}"))?.ino();
+    let ino = std::fs::metadata(&path)
+        .map_err(|e| format!("stat {path}: {e}"))?
+        .ino();
     let want = c["inode"].as_u64().unwrap_or(0);
     match s(c, "op") {
         "eq" => expect_eq(&format!("{path} inode"), ino, want),
         _ if ino != want => Ok(format!("{path} inode {ino} differs from runtime's {want}")),
-        _ => Err(format!("{path} inode {ino} is the runtime's own (no new namespace)")),
+        _ => Err(format!(
+            "{path} inode {ino} is the runtime's own (no new namespace)"
+        )),
     }
 }
 
@@ -107,7 +111,10 @@ fn file_contains(c: &Value) -> Outcome {
     if text.contains(want) {
         Ok(format!("{path} contains {want:?}"))
     } else {
-        Err(format!("{path} lacks {want:?}: {:?}", text.chars().take(300).collect::<String>()))
+        Err(format!(
+            "{path} lacks {want:?}: {:?}",
+            text.chars().take(300).collect::<String>()
+        ))
     }
 }
 
@@ -180,7 +187,11 @@ fn readlink(c: &Value) -> Outcome {
 fn strings(c: &Value, key: &str) -> Vec<String> {
     c[key]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -302,7 +313,9 @@ fn masked(c: &Value) -> Outcome {
         Err(e) => return Err(format!("stat {path}: {e}")),
     };
     if md.is_dir() {
-        let entries = std::fs::read_dir(path).map_err(|e| format!("readdir {path}: {e}"))?.count();
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| format!("readdir {path}: {e}"))?
+            .count();
         if entries != 0 {
             return Err(format!("{path}: directory lists {entries} entries"));
         }
@@ -343,7 +356,10 @@ fn rlimit_resource(name: &str) -> Option<libc::__rlimit_resource_t> {
 fn rlimit(c: &Value) -> Outcome {
     let name = s(c, "resource");
     let res = rlimit_resource(name).ok_or_else(|| format!("unknown rlimit {name}"))?;
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: lim is a valid out-pointer for getrlimit.
     if unsafe { libc::getrlimit(res, &mut lim) } != 0 {
         return Err(format!("getrlimit {name}: errno {}", last_errno()));
@@ -351,13 +367,23 @@ fn rlimit(c: &Value) -> Outcome {
     expect_eq(
         name,
         (lim.rlim_cur, lim.rlim_max),
-        (c["soft"].as_u64().unwrap_or(0), c["hard"].as_u64().unwrap_or(0)),
+        (
+            c["soft"].as_u64().unwrap_or(0),
+            c["hard"].as_u64().unwrap_or(0),
+        ),
     )
 }
 
 fn ids(c: &Value) -> Outcome {
     // SAFETY: these getters cannot fail.
-    let got = unsafe { [libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()] };
+    let got = unsafe {
+        [
+            libc::getuid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid(),
+        ]
+    };
     let mut seen = Vec::new();
     let mut bad = false;
     for (i, key) in ["uid", "euid", "gid", "egid"].iter().enumerate() {
@@ -400,7 +426,11 @@ fn umask(c: &Value) -> Outcome {
         .find_map(|l| l.strip_prefix("Umask:"))
         .ok_or("no Umask in /proc/self/status")?;
     let got = u32::from_str_radix(line.trim(), 8).map_err(|e| e.to_string())?;
-    expect_eq("umask", format!("{got:04o}"), format!("{:04o}", c["value"].as_u64().unwrap_or(0)))
+    expect_eq(
+        "umask",
+        format!("{got:04o}"),
+        format!("{:04o}", c["value"].as_u64().unwrap_or(0)),
+    )
 }
 
 fn cwd(c: &Value) -> Outcome {
@@ -429,11 +459,20 @@ fn isatty(c: &Value) -> Outcome {
     let fd = c["fd"].as_i64().unwrap_or(0) as i32;
     // SAFETY: isatty only inspects the fd.
     let got = unsafe { libc::isatty(fd) } == 1;
-    expect_eq(&format!("isatty({fd})"), got, c["value"].as_bool().unwrap_or(false))
+    expect_eq(
+        &format!("isatty({fd})"),
+        got,
+        c["value"].as_bool().unwrap_or(false),
+    )
 }
 
 fn winsize(c: &Value) -> Outcome {
-    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes a struct winsize to the pointer given.
     if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } != 0 {
         return Err(format!("TIOCGWINSZ on fd 0: errno {}", last_errno()));
@@ -441,14 +480,21 @@ fn winsize(c: &Value) -> Outcome {
     expect_eq(
         "rows x cols",
         (ws.ws_row as u64, ws.ws_col as u64),
-        (c["rows"].as_u64().unwrap_or(0), c["cols"].as_u64().unwrap_or(0)),
+        (
+            c["rows"].as_u64().unwrap_or(0),
+            c["cols"].as_u64().unwrap_or(0),
+        ),
     )
 }
 
 fn personality(c: &Value) -> Outcome {
     // SAFETY: 0xffffffff only queries the current persona.
     let got = unsafe { libc::personality(0xffff_ffff) };
-    expect_eq("personality & PER_MASK", (got & 0xff) as u64, c["value"].as_u64().unwrap_or(0))
+    expect_eq(
+        "personality & PER_MASK",
+        (got & 0xff) as u64,
+        c["value"].as_u64().unwrap_or(0),
+    )
 }
 
 fn sched(c: &Value) -> Outcome {
@@ -496,7 +542,10 @@ fn ioprio(c: &Value) -> Outcome {
     expect_eq(
         "ioprio (class, level)",
         (class, level),
-        (c["class"].as_u64().unwrap_or(0), c["level"].as_u64().unwrap_or(0)),
+        (
+            c["class"].as_u64().unwrap_or(0),
+            c["level"].as_u64().unwrap_or(0),
+        ),
     )
 }
 
@@ -504,7 +553,8 @@ fn affinity(c: &Value) -> Outcome {
     // SAFETY: cpu_set_t is plain data; zeroed is a valid empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: set is a valid out-pointer of the size given.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0 {
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0
+    {
         return Err(format!("sched_getaffinity: errno {}", last_errno()));
     }
     let got: Vec<u64> = (0..libc::CPU_SETSIZE as usize)
@@ -525,17 +575,29 @@ fn syscall_errno(c: &Value) -> Outcome {
     let nr = c["nr"].as_i64().unwrap_or(-1) as libc::c_long;
     let a: Vec<libc::c_long> = c["args"]
         .as_array()
-        .map(|a| a.iter().map(|v| v.as_i64().unwrap_or(0) as libc::c_long).collect())
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_i64().unwrap_or(0) as libc::c_long)
+                .collect()
+        })
         .unwrap_or_default();
     let arg = |i: usize| a.get(i).copied().unwrap_or(0);
     // SAFETY: the harness only names harmless query syscalls (no pointer arguments).
     let r = unsafe { libc::syscall(nr, arg(0), arg(1), arg(2)) };
     let got = if r == -1 { last_errno() as i64 } else { 0 };
-    expect_eq(&format!("errno of syscall {nr}{a:?}"), got, c["errno"].as_i64().unwrap_or(0))
+    expect_eq(
+        &format!("errno of syscall {nr}{a:?}"),
+        got,
+        c["errno"].as_i64().unwrap_or(0),
+    )
 }
 
 fn pid(c: &Value) -> Outcome {
-    expect_eq("getpid()", std::process::id() as u64, c["value"].as_u64().unwrap_or(0))
+    expect_eq(
+        "getpid()",
+        std::process::id() as u64,
+        c["value"].as_u64().unwrap_or(0),
+    )
 }
 
 fn uname(c: &Value) -> Outcome {
@@ -551,23 +613,38 @@ fn uname(c: &Value) -> Outcome {
         "domainname" => &u.domainname,
         _ => return Err(format!("unknown uname field {field}")),
     };
-    let bytes: Vec<u8> = raw.iter().take_while(|b| **b != 0).map(|b| *b as u8).collect();
-    expect_eq(field, String::from_utf8_lossy(&bytes).as_ref(), s(c, "value"))
+    let bytes: Vec<u8> = raw
+        .iter()
+        .take_while(|b| **b != 0)
+        .map(|b| *b as u8)
+        .collect();
+    expect_eq(
+        field,
+        String::from_utf8_lossy(&bytes).as_ref(),
+        s(c, "value"),
+    )
 }
 
 fn exists(c: &Value) -> Outcome {
     let path = s(c, "path");
     let got = std::fs::symlink_metadata(path).is_ok();
-    expect_eq(&format!("{path} exists"), got, c["value"].as_bool().unwrap_or(true))
+    expect_eq(
+        &format!("{path} exists"),
+        got,
+        c["value"].as_bool().unwrap_or(true),
+    )
 }
 
 /// runtime-linux.md#file-descriptors: only 0, 1 and 2 are open (plus the fd used to list).
 fn only_std_fds() -> Outcome {
-    let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| format!("readdir /proc/self/fd: {e}"))?;
+    let dir =
+        std::fs::read_dir("/proc/self/fd").map_err(|e| format!("readdir /proc/self/fd: {e}"))?;
     let mut extra = Vec::new();
     for entry in dir.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Ok(fd) = name.parse::<i32>() else { continue };
+        let Ok(fd) = name.parse::<i32>() else {
+            continue;
+        };
         if fd <= 2 {
             continue;
         }
@@ -589,8 +666,12 @@ fn only_std_fds() -> Outcome {
 fn same_rdev(c: &Value) -> Outcome {
     let a = s(c, "a");
     let b = s(c, "b");
-    let ra = std::fs::metadata(a).map_err(|e| format!("stat {a}: {e}"))?.rdev();
-    let rb = std::fs::metadata(b).map_err(|e| format!("stat {b}: {e}"))?.rdev();
+    let ra = std::fs::metadata(a)
+        .map_err(|e| format!("stat {a}: {e}"))?
+        .rdev();
+    let rb = std::fs::metadata(b)
+        .map_err(|e| format!("stat {b}: {e}"))?
+        .rdev();
     let fmt = |r: u64| format!("{}:{}", libc::major(r), libc::minor(r));
     expect_eq(&format!("device of {a} vs {b}"), fmt(ra), fmt(rb))
 }

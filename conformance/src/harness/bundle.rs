@@ -17,7 +17,12 @@ impl Bundle {
     }
 
     /// Create `dir` with rootfs/{oci-checker,proc,sys,dev,tmp,etc} and, when asked, /bin/busybox.
-    pub fn new(dir: &Path, checker: &Path, with_busybox: bool, cgroups_path: &str) -> Result<Bundle, String> {
+    pub fn new(
+        dir: &Path,
+        checker: &Path,
+        with_busybox: bool,
+        cgroups_path: &str,
+    ) -> Result<Bundle, String> {
         let rootfs = dir.join("rootfs");
         for sub in ["proc", "sys", "dev", "tmp", "etc", "bin"] {
             std::fs::create_dir_all(rootfs.join(sub)).map_err(|e| format!("mkdir {sub}: {e}"))?;
@@ -25,11 +30,16 @@ impl Bundle {
         link_or_copy(checker, &rootfs.join("oci-checker"))?;
         if with_busybox {
             link_or_copy(Path::new(BUSYBOX), &rootfs.join("bin/busybox"))?;
-            std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).map_err(|e| format!("symlink sh: {e}"))?;
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh"))
+                .map_err(|e| format!("symlink sh: {e}"))?;
         }
-        std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n")
-            .map_err(|e| format!("write passwd: {e}"))?;
-        std::fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\n").map_err(|e| format!("write group: {e}"))?;
+        std::fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n",
+        )
+        .map_err(|e| format!("write passwd: {e}"))?;
+        std::fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\n")
+            .map_err(|e| format!("write group: {e}"))?;
         Ok(Bundle {
             dir: dir.to_path_buf(),
             config: base_config(cgroups_path),
@@ -39,12 +49,14 @@ impl Bundle {
     /// Put the checks the checker runs into /checks.json in the rootfs.
     pub fn write_checks(&self, checks: &[Value], exit: i32) -> Result<(), String> {
         let doc = json!({"checks": checks, "exit": exit});
-        std::fs::write(self.rootfs().join("checks.json"), doc.to_string()).map_err(|e| format!("write checks.json: {e}"))
+        std::fs::write(self.rootfs().join("checks.json"), doc.to_string())
+            .map_err(|e| format!("write checks.json: {e}"))
     }
 
     pub fn write_config(&self) -> Result<(), String> {
         let text = serde_json::to_string_pretty(&self.config).map_err(|e| e.to_string())?;
-        std::fs::write(self.dir.join("config.json"), text).map_err(|e| format!("write config.json: {e}"))
+        std::fs::write(self.dir.join("config.json"), text)
+            .map_err(|e| format!("write config.json: {e}"))
     }
 
     pub fn path_str(&self) -> String {
@@ -56,7 +68,9 @@ fn link_or_copy(from: &Path, to: &Path) -> Result<(), String> {
     if std::fs::hard_link(from, to).is_ok() {
         return Ok(());
     }
-    std::fs::copy(from, to).map(|_| ()).map_err(|e| format!("copy {} to {}: {e}", from.display(), to.display()))
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("copy {} to {}: {e}", from.display(), to.display()))
 }
 
 pub const DEFAULT_CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
@@ -74,7 +88,13 @@ pub const MASKED_PATHS: [&str; 10] = [
     "/proc/scsi",
 ];
 
-pub const READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// The configuration `runc spec` produces, made root-ful (no user namespace, new
 /// network and cgroup namespaces), with a private cgroupsPath and no terminal.

@@ -54,7 +54,12 @@ impl Ctx {
 
     /// Build a bundle, let `edit` change its config, run it to completion with
     /// `run`, and turn the checker's output into one result per check.
-    pub fn scenario(&self, name: &str, edit: impl FnOnce(&mut Value), checks: Vec<Check>) -> Vec<TestResult> {
+    pub fn scenario(
+        &self,
+        name: &str,
+        edit: impl FnOnce(&mut Value),
+        checks: Vec<Check>,
+    ) -> Vec<TestResult> {
         let fail_all = |checks: Vec<Check>, why: String| -> Vec<TestResult> {
             checks
                 .into_iter()
@@ -74,7 +79,10 @@ impl Ctx {
                 p
             })
             .collect();
-        if let Err(e) = bundle.write_checks(&probes, 0).and_then(|_| bundle.write_config()) {
+        if let Err(e) = bundle
+            .write_checks(&probes, 0)
+            .and_then(|_| bundle.write_config())
+        {
             return fail_all(checks, e);
         }
         let id = self.id(name);
@@ -98,9 +106,9 @@ impl Ctx {
         checks
             .into_iter()
             .map(|c| {
-                let outcome = seen
-                    .remove(&c.id)
-                    .unwrap_or_else(|| Outcome::Fail(format!("checker gave no result: run {}", run.describe())));
+                let outcome = seen.remove(&c.id).unwrap_or_else(|| {
+                    Outcome::Fail(format!("checker gave no result: run {}", run.describe()))
+                });
                 TestResult::new(&c.id, c.section, &c.text, outcome)
             })
             .collect()

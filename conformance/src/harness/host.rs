@@ -38,36 +38,106 @@ fn mount(src: &str, dst: &str, fstype: Option<&str>, flags: libc::c_ulong) -> Re
         )
     };
     if rc != 0 {
-        return Err(format!("mount {src} on {dst} (flags {flags:#x}): {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "mount {src} on {dst} (flags {flags:#x}): {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }
 
-/// The checker binary: next to our own executable. When run by `cargo run`, build
-/// it first with the same profile so a single command does everything.
+/// Static-link flags for the checker: it must run in a rootfs holding nothing else.
+const CHECKER_RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
+
+/// The checker binary. When run by `cargo run`, build it first, with the static flags
+/// in RUSTFLAGS (cargo reads .cargo/config.toml from the working directory, not from
+/// the manifest's) and its own target dir so the flags never force rebuilds of the
+/// harness. Otherwise look next to our executable, then in that target dir.
 pub fn locate_checker() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let dir = exe.parent().ok_or("executable has no directory")?;
-    if let Ok(cargo) = std::env::var("CARGO") {
+    let profile = if dir.ends_with("release") {
+        "release"
+    } else {
+        "debug"
+    };
+    let checker_target = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/checker"));
+    let built = checker_target.join(profile).join("oci-checker");
+    let checker = if let Ok(cargo) = std::env::var("CARGO") {
         let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "--quiet", "--bin", "oci-checker", "--manifest-path"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
-        if dir.ends_with("release") {
+        cmd.args([
+            "build",
+            "--quiet",
+            "--bin",
+            "oci-checker",
+            "--manifest-path",
+        ])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&checker_target)
+        .env("RUSTFLAGS", CHECKER_RUSTFLAGS);
+        if profile == "release" {
             cmd.arg("--release");
         }
-        let status = cmd.status().map_err(|e| format!("cargo build oci-checker: {e}"))?;
+        let status = cmd
+            .status()
+            .map_err(|e| format!("cargo build oci-checker: {e}"))?;
         if !status.success() {
             return Err("cargo build --bin oci-checker failed".into());
         }
-    }
-    let checker = dir.join("oci-checker");
+        built
+    } else if dir.join("oci-checker").exists() {
+        dir.join("oci-checker")
+    } else {
+        built
+    };
     if !checker.exists() {
         return Err(format!(
-            "{} not found; build it with cargo build --manifest-path conformance/Cargo.toml",
+            "{} not found; run through cargo run (see conformance/README.md) or pass --checker",
+            checker.display()
+        ));
+    }
+    if has_interpreter(&checker)? {
+        return Err(format!(
+            "{} is dynamically linked; build it with RUSTFLAGS=\"{CHECKER_RUSTFLAGS}\"",
             checker.display()
         ));
     }
     Ok(checker)
+}
+
+/// Whether an ELF64 file has a PT_INTERP program header (i.e. needs ld.so).
+fn has_interpreter(path: &Path) -> Result<bool, String> {
+    const PT_INTERP: u32 = 3;
+    let data = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let u16_at = |o: usize| {
+        data.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u64_at = |o: usize| {
+        data.get(o..o + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(|b| u64::from_le_bytes(b) as usize)
+    };
+    let bad = || format!("{} is not a 64-bit ELF file", path.display());
+    if data.get(0..5) != Some(b"\x7fELF\x02".as_slice()) {
+        return Err(bad());
+    }
+    let (phoff, phentsize, phnum) = (
+        u64_at(0x20).ok_or_else(bad)?,
+        u16_at(0x36).ok_or_else(bad)?,
+        u16_at(0x38).ok_or_else(bad)?,
+    );
+    for i in 0..phnum {
+        let off = phoff + i * phentsize;
+        let p_type = data
+            .get(off..off + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        if p_type == Some(PT_INTERP) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 impl Host {
@@ -78,7 +148,10 @@ impl Host {
         }
         // SAFETY: unshare(CLONE_NEWNS) affects only this (still single-threaded) process.
         if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-            return Err(format!("unshare(CLONE_NEWNS): {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "unshare(CLONE_NEWNS): {}",
+                std::io::Error::last_os_error()
+            ));
         }
         // Nothing we (or the runtimes we start) mount may propagate back to the host.
         mount("none", "/", None, libc::MS_REC | libc::MS_PRIVATE)?;
@@ -89,7 +162,12 @@ impl Host {
         if Path::new(CGROUP2_CONTROLLERS).exists() {
             let empty = tmp.join("empty-cgroup.controllers");
             std::fs::write(&empty, "").map_err(|e| format!("write {}: {e}", empty.display()))?;
-            mount(&empty.to_string_lossy(), CGROUP2_CONTROLLERS, None, libc::MS_BIND)?;
+            mount(
+                &empty.to_string_lossy(),
+                CGROUP2_CONTROLLERS,
+                None,
+                libc::MS_BIND,
+            )?;
         }
         // Bundles live on a shared mount so rootfsPropagation has a peer group to act on.
         mount(&tmp_s, &tmp_s, None, libc::MS_BIND)?;
@@ -110,7 +188,10 @@ impl Host {
 
     /// A short name for the runtime at `path`, unique among `taken`.
     pub fn unique_name(&self, path: &Path, taken: &[String]) -> String {
-        let base = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or("rt".into());
+        let base = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or("rt".into());
         let mut name = base.clone();
         let mut i = 2;
         while taken.contains(&name) {
@@ -176,7 +257,9 @@ impl Host {
 
 /// rmdir a cgroup directory tree bottom-up (cgroup dirs hold only kernel files).
 fn remove_cgroup_tree(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             remove_cgroup_tree(&e.path());

@@ -41,7 +41,9 @@ fn parse_args() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--runtime" => o.runtimes.push(args.next().ok_or("--runtime needs a path")?.into()),
+            "--runtime" => o
+                .runtimes
+                .push(args.next().ok_or("--runtime needs a path")?.into()),
             "--suite" => o.suites.push(args.next().ok_or("--suite needs a name")?),
             "--checker" => o.checker = Some(args.next().ok_or("--checker needs a path")?.into()),
             "--compare" => {

@@ -62,7 +62,10 @@ impl Counts {
     }
 
     pub fn line(&self) -> String {
-        format!("{} passed, {} failed, {} skipped", self.passed, self.failed, self.skipped)
+        format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
     }
 }
 
@@ -111,7 +114,11 @@ pub fn print_table(names: &[String], all: &[Vec<TestResult>]) {
     for id in ids {
         let mut row = format!("# {id:width$}");
         for results in all {
-            let cell = results.iter().find(|r| r.id == id).map(TestResult::cell).unwrap_or("-");
+            let cell = results
+                .iter()
+                .find(|r| r.id == id)
+                .map(TestResult::cell)
+                .unwrap_or("-");
             row.push_str(&format!(" | {cell:>6}"));
         }
         println!("{row}");

@@ -64,7 +64,10 @@ impl Runtime {
             timed_out: false,
         };
         let (Ok(out), Ok(err)) = (File::create(&out_path), File::create(&err_path)) else {
-            return failed(format!("cannot create output files in {}", self.scratch.display()));
+            return failed(format!(
+                "cannot create output files in {}",
+                self.scratch.display()
+            ));
         };
         let stdin = match stdin.map(File::open) {
             Some(Ok(f)) => Stdio::from(f),
@@ -98,7 +101,11 @@ impl Runtime {
                 Err(_) => break None,
             }
         };
-        let code = if timed_out { None } else { status.and_then(|s| s.code()) };
+        let code = if timed_out {
+            None
+        } else {
+            status.and_then(|s| s.code())
+        };
         Run {
             code,
             stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),

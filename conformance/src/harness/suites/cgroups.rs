@@ -14,20 +14,104 @@ const DEVICES: &str = "config-linux.md#allowed-device-list";
 const DELETE: &str = "runtime.md#delete";
 
 /// (test id, section, text, controller, file, expected content)
-type FileCheck = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str);
+type FileCheck = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 
 const FILES: [FileCheck; 11] = [
-    ("cgroups.memory.limit", MEMORY, "memory.limit sets the memory usage limit (bytes)", "memory", "memory.limit_in_bytes", "67108864"),
-    ("cgroups.memory.reservation", MEMORY, "memory.reservation sets the soft limit (bytes)", "memory", "memory.soft_limit_in_bytes", "33554432"),
-    ("cgroups.memory.disableOOMKiller", MEMORY, "disableOOMKiller true disables the OOM killer for the cgroup", "memory", "memory.oom_control", "oom_kill_disable 1"),
-    ("cgroups.memory.swappiness", MEMORY, "swappiness sets the swappiness parameter of vmscan", "memory", "memory.swappiness", "17"),
-    ("cgroups.cpu.shares", CPU, "cpu.shares specifies a relative share of CPU time", "cpu", "cpu.shares", "512"),
-    ("cgroups.cpu.quota", CPU, "cpu.quota is the total CPU time the cgroup may use in one period", "cpu", "cpu.cfs_quota_us", "50000"),
-    ("cgroups.cpu.period", CPU, "cpu.period is the CFS scheduler period (microseconds)", "cpu", "cpu.cfs_period_us", "100000"),
-    ("cgroups.cpu.cpus", CPU, "cpu.cpus is the list of CPUs the container may run on", "cpuset", "cpuset.cpus", "0"),
-    ("cgroups.cpu.mems", CPU, "cpu.mems is the list of memory nodes the container may use", "cpuset", "cpuset.mems", "0"),
-    ("cgroups.pids.limit", PIDS, "pids.limit sets the maximum number of tasks in the cgroup", "pids", "pids.max", "42"),
-    ("cgroups.devices.allow", DEVICES, "an allow entry (c 1:3 rwm) appears in the device cgroup's allowed list", "devices", "devices.list", "c 1:3 rwm"),
+    (
+        "cgroups.memory.limit",
+        MEMORY,
+        "memory.limit sets the memory usage limit (bytes)",
+        "memory",
+        "memory.limit_in_bytes",
+        "67108864",
+    ),
+    (
+        "cgroups.memory.reservation",
+        MEMORY,
+        "memory.reservation sets the soft limit (bytes)",
+        "memory",
+        "memory.soft_limit_in_bytes",
+        "33554432",
+    ),
+    (
+        "cgroups.memory.disableOOMKiller",
+        MEMORY,
+        "disableOOMKiller true disables the OOM killer for the cgroup",
+        "memory",
+        "memory.oom_control",
+        "oom_kill_disable 1",
+    ),
+    (
+        "cgroups.memory.swappiness",
+        MEMORY,
+        "swappiness sets the swappiness parameter of vmscan",
+        "memory",
+        "memory.swappiness",
+        "17",
+    ),
+    (
+        "cgroups.cpu.shares",
+        CPU,
+        "cpu.shares specifies a relative share of CPU time",
+        "cpu",
+        "cpu.shares",
+        "512",
+    ),
+    (
+        "cgroups.cpu.quota",
+        CPU,
+        "cpu.quota is the total CPU time the cgroup may use in one period",
+        "cpu",
+        "cpu.cfs_quota_us",
+        "50000",
+    ),
+    (
+        "cgroups.cpu.period",
+        CPU,
+        "cpu.period is the CFS scheduler period (microseconds)",
+        "cpu",
+        "cpu.cfs_period_us",
+        "100000",
+    ),
+    (
+        "cgroups.cpu.cpus",
+        CPU,
+        "cpu.cpus is the list of CPUs the container may run on",
+        "cpuset",
+        "cpuset.cpus",
+        "0",
+    ),
+    (
+        "cgroups.cpu.mems",
+        CPU,
+        "cpu.mems is the list of memory nodes the container may use",
+        "cpuset",
+        "cpuset.mems",
+        "0",
+    ),
+    (
+        "cgroups.pids.limit",
+        PIDS,
+        "pids.limit sets the maximum number of tasks in the cgroup",
+        "pids",
+        "pids.max",
+        "42",
+    ),
+    (
+        "cgroups.devices.allow",
+        DEVICES,
+        "an allow entry (c 1:3 rwm) appears in the device cgroup's allowed list",
+        "devices",
+        "devices.list",
+        "c 1:3 rwm",
+    ),
 ];
 
 /// The cgroup directory of `pid` in the v1 hierarchy holding `controller`.
@@ -37,7 +121,10 @@ fn cgroup_dir(pid: u64, controller: &str) -> Option<(String, PathBuf)> {
         let mut parts = line.splitn(3, ':');
         let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
         if ctrls.split(',').any(|c| c == controller) {
-            return Some((path.to_string(), PathBuf::from(format!("/sys/fs/cgroup/{controller}{path}"))));
+            return Some((
+                path.to_string(),
+                PathBuf::from(format!("/sys/fs/cgroup/{controller}{path}")),
+            ));
         }
     }
     None
@@ -76,7 +163,9 @@ pub fn run(ctx: &Ctx) -> Vec<TestResult> {
         }
     };
     for controller in ["memory", "pids", "cpu", "devices"] {
-        let got = cgroup_dir(pid, controller).map(|(p, _)| p).unwrap_or_default();
+        let got = cgroup_dir(pid, controller)
+            .map(|(p, _)| p)
+            .unwrap_or_default();
         out.push(TestResult::check(
             &format!("cgroups.path.{controller}"),
             CGROUPS_PATH,
@@ -88,7 +177,12 @@ pub fn run(ctx: &Ctx) -> Vec<TestResult> {
     let mut dirs = Vec::new();
     for (tid, sec, text, controller, file, want) in FILES {
         let Some((_, dir)) = cgroup_dir(pid, controller) else {
-            out.push(TestResult::new(tid, sec, text, Outcome::Fail(format!("no {controller} cgroup for pid {pid}"))));
+            out.push(TestResult::new(
+                tid,
+                sec,
+                text,
+                Outcome::Fail(format!("no {controller} cgroup for pid {pid}")),
+            ));
             continue;
         };
         let path = dir.join(file);
@@ -98,7 +192,13 @@ pub fn run(ctx: &Ctx) -> Vec<TestResult> {
         } else {
             got.trim() == want
         };
-        out.push(TestResult::check(tid, sec, text, ok, format!("{}: {:?}, want {want:?}", path.display(), got.trim())));
+        out.push(TestResult::check(
+            tid,
+            sec,
+            text,
+            ok,
+            format!("{}: {:?}, want {want:?}", path.display(), got.trim()),
+        ));
         if !dirs.contains(&dir) {
             dirs.push(dir);
         }
@@ -106,7 +206,11 @@ pub fn run(ctx: &Ctx) -> Vec<TestResult> {
     let _ = ctx.rt.cmd(&["kill", &id, "KILL"]);
     let _ = ctx.rt.wait_status(&id, "stopped");
     let delete = ctx.rt.cmd(&["delete", &id]);
-    let left: Vec<String> = dirs.iter().filter(|d| d.exists()).map(|d| d.display().to_string()).collect();
+    let left: Vec<String> = dirs
+        .iter()
+        .filter(|d| d.exists())
+        .map(|d| d.display().to_string())
+        .collect();
     out.push(TestResult::check(
         "cgroups.removed-on-delete",
         DELETE,

@@ -9,7 +9,14 @@ const DEFAULT: &str = "config-linux.md#default-devices";
 
 pub fn run(ctx: &Ctx) -> Vec<TestResult> {
     let mut checks: Vec<Check> = Vec::new();
-    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
         checks.push(check(
             &format!("devices.default.{name}"),
             DEFAULT,
@@ -37,17 +44,62 @@ pub fn run(ctx: &Ctx) -> Vec<TestResult> {
     for (name, _, kind, major, minor, mode, uid, gid) in custom {
         let path = format!("/dev/oci-{name}");
         let base = format!("devices.{name}");
-        checks.push(check(&format!("{base}.type"), DEVICES, &format!("{path}: type MUST be honoured ({kind})"), json!({"probe": "stat", "path": path, "kind": kind})));
-        checks.push(check(&format!("{base}.major-minor"), DEVICES, &format!("{path}: major {major} and minor {minor} are the device numbers"), json!({"probe": "stat", "path": path, "major": major, "minor": minor})));
-        checks.push(check(&format!("{base}.fileMode"), DEVICES, &format!("{path}: fileMode {mode:o} is the file mode"), json!({"probe": "stat", "path": path, "mode": mode})));
-        checks.push(check(&format!("{base}.uid"), DEVICES, &format!("{path}: uid {uid} is the owner in the container namespace"), json!({"probe": "stat", "path": path, "uid": uid})));
-        checks.push(check(&format!("{base}.gid"), DEVICES, &format!("{path}: gid {gid} is the group in the container namespace"), json!({"probe": "stat", "path": path, "gid": gid})));
+        checks.push(check(
+            &format!("{base}.type"),
+            DEVICES,
+            &format!("{path}: type MUST be honoured ({kind})"),
+            json!({"probe": "stat", "path": path, "kind": kind}),
+        ));
+        checks.push(check(
+            &format!("{base}.major-minor"),
+            DEVICES,
+            &format!("{path}: major {major} and minor {minor} are the device numbers"),
+            json!({"probe": "stat", "path": path, "major": major, "minor": minor}),
+        ));
+        checks.push(check(
+            &format!("{base}.fileMode"),
+            DEVICES,
+            &format!("{path}: fileMode {mode:o} is the file mode"),
+            json!({"probe": "stat", "path": path, "mode": mode}),
+        ));
+        checks.push(check(
+            &format!("{base}.uid"),
+            DEVICES,
+            &format!("{path}: uid {uid} is the owner in the container namespace"),
+            json!({"probe": "stat", "path": path, "uid": uid}),
+        ));
+        checks.push(check(
+            &format!("{base}.gid"),
+            DEVICES,
+            &format!("{path}: gid {gid} is the group in the container namespace"),
+            json!({"probe": "stat", "path": path, "gid": gid}),
+        ));
     }
-    checks.push(check("devices.fifo.type", DEVICES, "type p creates a FIFO", json!({"probe": "stat", "path": "/dev/oci-fifo", "kind": "fifo"})));
-    checks.push(check("devices.fifo.fileMode", DEVICES, "FIFO fileMode 0620", json!({"probe": "stat", "path": "/dev/oci-fifo", "mode": 0o620})));
+    checks.push(check(
+        "devices.fifo.type",
+        DEVICES,
+        "type p creates a FIFO",
+        json!({"probe": "stat", "path": "/dev/oci-fifo", "kind": "fifo"}),
+    ));
+    checks.push(check(
+        "devices.fifo.fileMode",
+        DEVICES,
+        "FIFO fileMode 0620",
+        json!({"probe": "stat", "path": "/dev/oci-fifo", "mode": 0o620}),
+    ));
     checks.push(check("devices.nested-path", DEVICES, "path is the full path inside the container (a sub-directory of /dev)", json!({"probe": "stat", "path": "/dev/oci-sub/dir/dev", "kind": "chr", "major": 1, "minor": 7})));
-    checks.push(check("devices.cgroup-allowed.usable", "config-linux.md#allowed-device-list", "a device allowed in resources.devices can be opened", json!({"probe": "write_ok", "path": "/dev/oci-sub/dir/dev"})));
-    checks.push(check("devices.cgroup-denied", "config-linux.md#allowed-device-list", "a device denied by resources.devices cannot be opened (EPERM)", json!({"probe": "no_write", "path": "/dev/oci-denied", "errno": libc::EPERM})));
+    checks.push(check(
+        "devices.cgroup-allowed.usable",
+        "config-linux.md#allowed-device-list",
+        "a device allowed in resources.devices can be opened",
+        json!({"probe": "write_ok", "path": "/dev/oci-sub/dir/dev"}),
+    ));
+    checks.push(check(
+        "devices.cgroup-denied",
+        "config-linux.md#allowed-device-list",
+        "a device denied by resources.devices cannot be opened (EPERM)",
+        json!({"probe": "no_write", "path": "/dev/oci-denied", "errno": libc::EPERM}),
+    ));
     ctx.scenario(
         "devices",
         |c| {

@@ -77,7 +77,12 @@ fn default_mounts(ctx: &Ctx) -> Vec<TestResult> {
         check("root.writable", ROOT, "root.readonly false: the root filesystem is writable", json!({"probe": "write_ok", "path": "/tmp"})),
         check("mounts.no-host-root", ROOT, "the host's root is not visible (no /usr in a rootfs that has none)", json!({"probe": "exists", "path": "/usr", "value": false})),
     ];
-    for (link, target) in [("/dev/fd", "/proc/self/fd"), ("/dev/stdin", "/proc/self/fd/0"), ("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2")] {
+    for (link, target) in [
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+    ] {
         checks.push(check(
             &format!("dev-links.{}", link.trim_start_matches("/dev/")),
             DEV_LINKS,
@@ -92,7 +97,10 @@ fn masked_and_readonly(ctx: &Ctx) -> Vec<TestResult> {
     let mut checks = Vec::new();
     for path in MASKED_PATHS {
         checks.push(check(
-            &format!("maskedPaths.{}", path.trim_start_matches('/').replace('/', "-")),
+            &format!(
+                "maskedPaths.{}",
+                path.trim_start_matches('/').replace('/', "-")
+            ),
             MASKED,
             &format!("{path} MUST be masked over so that it cannot be read"),
             json!({"probe": "masked", "path": path, "skip_if_missing": path}),
@@ -100,13 +108,19 @@ fn masked_and_readonly(ctx: &Ctx) -> Vec<TestResult> {
     }
     for path in READONLY_PATHS {
         checks.push(check(
-            &format!("readonlyPaths.{}", path.trim_start_matches('/').replace('/', "-")),
+            &format!(
+                "readonlyPaths.{}",
+                path.trim_start_matches('/').replace('/', "-")
+            ),
             READONLY,
             &format!("{path} MUST be set read-only"),
             json!({"probe": "no_write", "path": path, "skip_if_missing": path}),
         ));
         checks.push(check(
-            &format!("readonlyPaths.{}.mount-ro", path.trim_start_matches('/').replace('/', "-")),
+            &format!(
+                "readonlyPaths.{}.mount-ro",
+                path.trim_start_matches('/').replace('/', "-")
+            ),
             READONLY,
             &format!("{path} is a read-only mount (mountinfo shows ro)"),
             json!({"probe": "mount", "path": path, "opts": ["ro"], "skip_if_missing": path}),
@@ -117,11 +131,30 @@ fn masked_and_readonly(ctx: &Ctx) -> Vec<TestResult> {
 
 fn readonly_root(ctx: &Ctx) -> Vec<TestResult> {
     let checks = vec![
-        check("root.readonly.write", ROOT, "root.readonly true: the root filesystem MUST be read-only inside the container", json!({"probe": "no_write", "path": "/tmp", "errno": libc::EROFS})),
-        mount_check("root.readonly.mount", ROOT, "root.readonly true: / is mounted ro", json!({"path": "/", "opts": ["ro"]})),
-        check("root.readonly.other-mounts-rw", ROOT, "a rw mount under a read-only root stays writable", json!({"probe": "write_ok", "path": "/dev/shm"})),
+        check(
+            "root.readonly.write",
+            ROOT,
+            "root.readonly true: the root filesystem MUST be read-only inside the container",
+            json!({"probe": "no_write", "path": "/tmp", "errno": libc::EROFS}),
+        ),
+        mount_check(
+            "root.readonly.mount",
+            ROOT,
+            "root.readonly true: / is mounted ro",
+            json!({"path": "/", "opts": ["ro"]}),
+        ),
+        check(
+            "root.readonly.other-mounts-rw",
+            ROOT,
+            "a rw mount under a read-only root stays writable",
+            json!({"probe": "write_ok", "path": "/dev/shm"}),
+        ),
     ];
-    ctx.scenario("fs-readonly-root", |c| c["root"]["readonly"] = json!(true), checks)
+    ctx.scenario(
+        "fs-readonly-root",
+        |c| c["root"]["readonly"] = json!(true),
+        checks,
+    )
 }
 
 /// Bind mounts, tmpfs with options, nested mounts that depend on the listed order,
@@ -182,5 +215,9 @@ fn rootfs_propagation(ctx: &Ctx, mode: &str) -> Vec<TestResult> {
         json!({"path": "/", "propagation": mode}),
     )];
     let m = mode.to_string();
-    ctx.scenario(&format!("fs-propagation-{mode}"), |c| c["linux"]["rootfsPropagation"] = json!(m), checks)
+    ctx.scenario(
+        &format!("fs-propagation-{mode}"),
+        |c| c["linux"]["rootfsPropagation"] = json!(m),
+        checks,
+    )
 }

@@ -25,11 +25,20 @@ fn host_ino(ctx: &Ctx, ns: &str) -> u64 {
 /// not listed, are inherited from the runtime.
 fn new_namespaces(ctx: &Ctx) -> Vec<TestResult> {
     let mut checks: Vec<Check> = Vec::new();
-    for (ty, ns) in [("pid", "pid"), ("network", "net"), ("ipc", "ipc"), ("uts", "uts"), ("mount", "mnt"), ("cgroup", "cgroup")] {
+    for (ty, ns) in [
+        ("pid", "pid"),
+        ("network", "net"),
+        ("ipc", "ipc"),
+        ("uts", "uts"),
+        ("mount", "mnt"),
+        ("cgroup", "cgroup"),
+    ] {
         checks.push(check(
             &format!("namespaces.{ty}.new"),
             NS,
-            &format!("a {ty} entry without path: the container MUST be placed in a new {ty} namespace"),
+            &format!(
+                "a {ty} entry without path: the container MUST be placed in a new {ty} namespace"
+            ),
             json!({"probe": "ns", "ns": ns, "op": "ne", "inode": host_ino(ctx, ns)}),
         ));
     }
@@ -37,7 +46,9 @@ fn new_namespaces(ctx: &Ctx) -> Vec<TestResult> {
         checks.push(check(
             &format!("namespaces.{ty}.inherited"),
             NS,
-            &format!("{ty} not in namespaces: the container MUST inherit the runtime's {ty} namespace"),
+            &format!(
+                "{ty} not in namespaces: the container MUST inherit the runtime's {ty} namespace"
+            ),
             json!({"probe": "ns", "ns": ns, "op": "eq", "inode": host_ino(ctx, ns)}),
         ));
     }
@@ -58,11 +69,36 @@ fn new_namespaces(ctx: &Ctx) -> Vec<TestResult> {
 
 fn user_namespace(ctx: &Ctx) -> Vec<TestResult> {
     let checks = vec![
-        check("namespaces.user.new", NS, "a user entry: the container MUST be placed in a new user namespace", json!({"probe": "ns", "ns": "user", "op": "ne", "inode": host_ino(ctx, "user")})),
-        check("linux.uidMappings", MAPS, "uidMappings describe the user namespace uid mappings (uid_map)", json!({"probe": "file", "path": "/proc/self/uid_map", "value": "0 100000 65536"})),
-        check("linux.gidMappings", MAPS, "gidMappings describe the user namespace gid mappings (gid_map)", json!({"probe": "file", "path": "/proc/self/gid_map", "value": "0 200000 65536"})),
-        check("linux.uidMappings.uid0", MAPS, "process uid 0 is container uid 0 (host 100000)", json!({"probe": "ids", "uid": 0, "gid": 0})),
-        check("linux.uidMappings.rootfs-owner", MAPS, "host files owned by unmapped ids show as the overflow id", json!({"probe": "stat", "path": "/oci-checker", "uid": 65534})),
+        check(
+            "namespaces.user.new",
+            NS,
+            "a user entry: the container MUST be placed in a new user namespace",
+            json!({"probe": "ns", "ns": "user", "op": "ne", "inode": host_ino(ctx, "user")}),
+        ),
+        check(
+            "linux.uidMappings",
+            MAPS,
+            "uidMappings describe the user namespace uid mappings (uid_map)",
+            json!({"probe": "file", "path": "/proc/self/uid_map", "value": "0 100000 65536"}),
+        ),
+        check(
+            "linux.gidMappings",
+            MAPS,
+            "gidMappings describe the user namespace gid mappings (gid_map)",
+            json!({"probe": "file", "path": "/proc/self/gid_map", "value": "0 200000 65536"}),
+        ),
+        check(
+            "linux.uidMappings.uid0",
+            MAPS,
+            "process uid 0 is container uid 0 (host 100000)",
+            json!({"probe": "ids", "uid": 0, "gid": 0}),
+        ),
+        check(
+            "linux.uidMappings.rootfs-owner",
+            MAPS,
+            "host files owned by unmapped ids show as the overflow id",
+            json!({"probe": "stat", "path": "/oci-checker", "uid": 65534}),
+        ),
     ];
     ctx.scenario(
         "ns-user",
@@ -70,8 +106,10 @@ fn user_namespace(ctx: &Ctx) -> Vec<TestResult> {
             if let Some(list) = c["linux"]["namespaces"].as_array_mut() {
                 list.push(json!({"type": "user"}));
             }
-            c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-            c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+            c["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            c["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
         },
         checks,
     )
@@ -79,10 +117,16 @@ fn user_namespace(ctx: &Ctx) -> Vec<TestResult> {
 
 /// A holder container is created; a second one joins its net, ipc and uts namespaces by path.
 fn join_namespaces(ctx: &Ctx) -> Vec<TestResult> {
-    let ids = ["namespaces.network.join", "namespaces.ipc.join", "namespaces.uts.join"];
+    let ids = [
+        "namespaces.network.join",
+        "namespaces.ipc.join",
+        "namespaces.uts.join",
+    ];
     let text = "a namespace entry with path: the runtime MUST place the container process in that namespace";
     let fail = |why: String| -> Vec<TestResult> {
-        ids.iter().map(|id| TestResult::new(id, NS, text, Outcome::Fail(why.clone()))).collect()
+        ids.iter()
+            .map(|id| TestResult::new(id, NS, text, Outcome::Fail(why.clone())))
+            .collect()
     };
     let holder = match ctx.bundle("ns-holder", false) {
         Ok(b) => b,
@@ -94,7 +138,9 @@ fn join_namespaces(ctx: &Ctx) -> Vec<TestResult> {
         return fail(e);
     }
     let holder_id = ctx.id("ns-holder");
-    let create = ctx.rt.cmd(&["create", "--bundle", &holder.path_str(), &holder_id]);
+    let create = ctx
+        .rt
+        .cmd(&["create", "--bundle", &holder.path_str(), &holder_id]);
     let pid = match ctx.rt.state(&holder_id) {
         Ok(s) if create.ok() => s["pid"].as_u64().unwrap_or(0),
         _ => {
@@ -102,12 +148,31 @@ fn join_namespaces(ctx: &Ctx) -> Vec<TestResult> {
             return fail(format!("holder container: create {}", create.describe()));
         }
     };
-    let ino = |ns: &str| std::fs::metadata(format!("/proc/{pid}/ns/{ns}")).map(|m| m.ino()).unwrap_or(0);
+    let ino = |ns: &str| {
+        std::fs::metadata(format!("/proc/{pid}/ns/{ns}"))
+            .map(|m| m.ino())
+            .unwrap_or(0)
+    };
     let (net, ipc, uts) = (ino("net"), ino("ipc"), ino("uts"));
     let checks = vec![
-        check(ids[0], NS, text, json!({"probe": "ns", "ns": "net", "op": "eq", "inode": net})),
-        check(ids[1], NS, text, json!({"probe": "ns", "ns": "ipc", "op": "eq", "inode": ipc})),
-        check(ids[2], NS, text, json!({"probe": "ns", "ns": "uts", "op": "eq", "inode": uts})),
+        check(
+            ids[0],
+            NS,
+            text,
+            json!({"probe": "ns", "ns": "net", "op": "eq", "inode": net}),
+        ),
+        check(
+            ids[1],
+            NS,
+            text,
+            json!({"probe": "ns", "ns": "ipc", "op": "eq", "inode": ipc}),
+        ),
+        check(
+            ids[2],
+            NS,
+            text,
+            json!({"probe": "ns", "ns": "uts", "op": "eq", "inode": uts}),
+        ),
     ];
     let out = ctx.scenario(
         "ns-join",
@@ -131,8 +196,18 @@ fn join_namespaces(ctx: &Ctx) -> Vec<TestResult> {
 
 fn time_namespace(ctx: &Ctx) -> Vec<TestResult> {
     let checks = vec![
-        check("namespaces.time.new", NS, "a time entry: the container MUST be placed in a new time namespace", json!({"probe": "ns", "ns": "time", "op": "ne", "inode": host_ino(ctx, "time")})),
-        check("linux.timeOffsets", TIME, "timeOffsets set the monotonic and boottime offsets of the time namespace", json!({"probe": "file", "path": "/proc/self/timens_offsets", "value": "monotonic 86400 0 boottime 172800 0"})),
+        check(
+            "namespaces.time.new",
+            NS,
+            "a time entry: the container MUST be placed in a new time namespace",
+            json!({"probe": "ns", "ns": "time", "op": "ne", "inode": host_ino(ctx, "time")}),
+        ),
+        check(
+            "linux.timeOffsets",
+            TIME,
+            "timeOffsets set the monotonic and boottime offsets of the time namespace",
+            json!({"probe": "file", "path": "/proc/self/timens_offsets", "value": "monotonic 86400 0 boottime 172800 0"}),
+        ),
     ];
     ctx.scenario(
         "ns-time",

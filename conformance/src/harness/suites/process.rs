@@ -25,7 +25,14 @@ pub fn run(ctx: &Ctx) -> Vec<TestResult> {
 
 /// The `runc spec`-like defaults: root, three capabilities, NOFILE 1024, no terminal.
 fn basics(ctx: &Ctx) -> Vec<TestResult> {
-    let args = ["/oci-checker", "run", "/checks.json", "two words", "--dash", ""];
+    let args = [
+        "/oci-checker",
+        "run",
+        "/checks.json",
+        "two words",
+        "--dash",
+        "",
+    ];
     let caps = cap_mask(&DEFAULT_CAPS);
     let mut checks: Vec<Check> = vec![
         check("process.args", PROCESS, "args are the executed program's argv (execvp semantics)", json!({"probe": "args", "value": args})),
@@ -44,7 +51,12 @@ fn basics(ctx: &Ctx) -> Vec<TestResult> {
         check("process.oomScoreAdj.unset", LINUX, "if oomScoreAdj is not set, the runtime MUST NOT change oom_score_adj (the runtime's own is 0)", json!({"probe": "file", "path": "/proc/self/oom_score_adj", "value": "0"})),
         check("runtime-linux.fds.only-stdio", "runtime-linux.md#file-descriptors", "by default only stdin, stdout and stderr are kept open for the application", json!({"probe": "only_std_fds"})),
     ];
-    for (set, field) in [("bounding", "CapBnd"), ("effective", "CapEff"), ("permitted", "CapPrm"), ("ambient", "CapAmb")] {
+    for (set, field) in [
+        ("bounding", "CapBnd"),
+        ("effective", "CapEff"),
+        ("permitted", "CapPrm"),
+        ("ambient", "CapAmb"),
+    ] {
         checks.push(check(
             &format!("process.capabilities.{set}"),
             LINUX,
@@ -79,13 +91,48 @@ fn basics(ctx: &Ctx) -> Vec<TestResult> {
 /// A non-root user with supplementary groups and a umask.
 fn non_root_user(ctx: &Ctx) -> Vec<TestResult> {
     let checks = vec![
-        check("process.user.uid.nonroot", USER, "uid 1000 is the process's real and effective uid", json!({"probe": "ids", "uid": 1000, "euid": 1000})),
-        check("process.user.gid.nonroot", USER, "gid 1001 is the process's real and effective gid", json!({"probe": "ids", "gid": 1001, "egid": 1001})),
-        check("process.user.additionalGids", USER, "additionalGids are added to the process (supplementary groups)", json!({"probe": "groups", "value": [10, 20, 30]})),
-        check("process.user.umask", USER, "umask specifies the umask of the user", json!({"probe": "umask", "value": 0o027})),
-        check("process.cwd.nonroot", PROCESS, "cwd /tmp for a non-root user", json!({"probe": "cwd", "value": "/tmp"})),
-        check("process.capabilities.effective.nonroot", LINUX, "effective capabilities are kept for a non-root user too", json!({"probe": "status", "field": "CapEff", "value": cap_mask(&["CAP_KILL"])})),
-        check("process.capabilities.ambient.nonroot", LINUX, "ambient capabilities survive the switch to a non-root uid", json!({"probe": "status", "field": "CapAmb", "value": cap_mask(&["CAP_KILL"])})),
+        check(
+            "process.user.uid.nonroot",
+            USER,
+            "uid 1000 is the process's real and effective uid",
+            json!({"probe": "ids", "uid": 1000, "euid": 1000}),
+        ),
+        check(
+            "process.user.gid.nonroot",
+            USER,
+            "gid 1001 is the process's real and effective gid",
+            json!({"probe": "ids", "gid": 1001, "egid": 1001}),
+        ),
+        check(
+            "process.user.additionalGids",
+            USER,
+            "additionalGids are added to the process (supplementary groups)",
+            json!({"probe": "groups", "value": [10, 20, 30]}),
+        ),
+        check(
+            "process.user.umask",
+            USER,
+            "umask specifies the umask of the user",
+            json!({"probe": "umask", "value": 0o027}),
+        ),
+        check(
+            "process.cwd.nonroot",
+            PROCESS,
+            "cwd /tmp for a non-root user",
+            json!({"probe": "cwd", "value": "/tmp"}),
+        ),
+        check(
+            "process.capabilities.effective.nonroot",
+            LINUX,
+            "effective capabilities are kept for a non-root user too",
+            json!({"probe": "status", "field": "CapEff", "value": cap_mask(&["CAP_KILL"])}),
+        ),
+        check(
+            "process.capabilities.ambient.nonroot",
+            LINUX,
+            "ambient capabilities survive the switch to a non-root uid",
+            json!({"probe": "status", "field": "CapAmb", "value": cap_mask(&["CAP_KILL"])}),
+        ),
     ];
     ctx.scenario(
         "process-user",
@@ -105,7 +152,14 @@ fn non_root_user(ctx: &Ctx) -> Vec<TestResult> {
 /// For uid 0, execve makes effective equal to permitted (capabilities(7)), and
 /// no_new_privs keeps permitted from growing, so those two are given the same list.
 fn capability_sets(ctx: &Ctx) -> Vec<TestResult> {
-    let bounding = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID", "CAP_SETGID", "CAP_SYS_CHROOT"];
+    let bounding = [
+        "CAP_CHOWN",
+        "CAP_KILL",
+        "CAP_NET_RAW",
+        "CAP_SETUID",
+        "CAP_SETGID",
+        "CAP_SYS_CHROOT",
+    ];
     let permitted = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID"];
     let effective = permitted;
     let inheritable = ["CAP_KILL", "CAP_NET_RAW"];
@@ -186,7 +240,11 @@ fn no_new_privileges_off(ctx: &Ctx) -> Vec<TestResult> {
         "noNewPrivileges false leaves no_new_privs unset",
         json!({"probe": "status", "field": "NoNewPrivs", "value": "0"}),
     )];
-    ctx.scenario("process-nnp-off", |c| c["process"]["noNewPrivileges"] = json!(false), checks)
+    ctx.scenario(
+        "process-nnp-off",
+        |c| c["process"]["noNewPrivileges"] = json!(false),
+        checks,
+    )
 }
 
 fn oom_score_adj(ctx: &Ctx) -> Vec<TestResult> {
@@ -196,7 +254,11 @@ fn oom_score_adj(ctx: &Ctx) -> Vec<TestResult> {
         "if oomScoreAdj is set, the runtime MUST set oom_score_adj to the given value",
         json!({"probe": "file", "path": "/proc/self/oom_score_adj", "value": "421"}),
     )];
-    ctx.scenario("process-oom", |c| c["process"]["oomScoreAdj"] = json!(421), checks)
+    ctx.scenario(
+        "process-oom",
+        |c| c["process"]["oomScoreAdj"] = json!(421),
+        checks,
+    )
 }
 
 fn scheduler(ctx: &Ctx) -> Vec<TestResult> {
