@@ -12,7 +12,7 @@ TEST_ARGS ?=
 DEMO_DIR := build/demo
 RELEASE_NOOK := target/release/nook
 
-.PHONY: all build release deps rootfs demo test lint man bench clean
+.PHONY: all build release deps rootfs demo test lint man bench clean conformance-compare
 
 all: build
 
@@ -43,7 +43,12 @@ demo: deps release
 # built binary as root on real bundles) and the podman smoke test.
 test: lint man
 	$(CARGO) build --all-targets
+	conformance/ci-check.sh target/debug/nook
 	$(CARGO) test --all-targets --no-fail-fast -- $(TEST_ARGS)
+
+# The OCI conformance suite against nook, runc and crun side by side (not in CI).
+conformance-compare: build
+	cargo run --release --manifest-path conformance/Cargo.toml -- --compare --runtime target/debug/nook
 
 lint:
 	$(CARGO) fmt --all -- --check
