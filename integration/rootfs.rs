@@ -88,6 +88,13 @@ fn scenarios() -> Vec<Scenario> {
             before_prepare: nothing_before,
         },
         Scenario {
+            name: "cgroup_namespace_mounts_each_hierarchy",
+            setup: setup_cgroupns,
+            check: check_cgroupns,
+            host_check: no_host_check,
+            before_prepare: nothing_before,
+        },
+        Scenario {
             name: "idmap_bind",
             setup: setup_idmap,
             check: check_idmap,
@@ -857,6 +864,73 @@ fn check_idmap(result: Result<(), String>) -> Vec<String> {
         mount_at(&mounts(), "/idmapped")
             .is_some_and(|x| x.mount_options.iter().any(|o| o == "idmapped")),
         "mount not idmapped",
+    );
+    f
+}
+
+// ---------- scenario: type cgroup with a cgroup namespace ----------
+
+fn setup_cgroupns(dir: &Path) -> (serde_json::Value, RootfsOptions) {
+    let mut spec = base_spec(serde_json::json!([
+        { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+          "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }
+    ]));
+    spec["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces")
+        .push(serde_json::json!({ "type": "cgroup" }));
+    (spec, opts(dir))
+}
+
+/// runc 1.1 with a cgroup namespace on a v1/hybrid host: a tmpfs, then a
+/// fresh read-only `cgroup` mount per v1 hierarchy (source "systemd" for
+/// name=systemd), and no cgroup2 of the hybrid layout.
+fn check_cgroupns(result: Result<(), String>) -> Vec<String> {
+    let mut f = Vec::new();
+    if let Err(e) = result {
+        return vec![format!("setup failed: {e}")];
+    }
+    let host_v1 = std::fs::read_to_string("/proc/1/cgroup").unwrap_or_default();
+    let m = mounts();
+    expect(
+        &mut f,
+        mount_at(&m, "/sys/fs/cgroup").is_some_and(|x| x.fstype == "tmpfs"),
+        "/sys/fs/cgroup is not a tmpfs",
+    );
+    let hierarchies: Vec<&MountInfo> = m
+        .iter()
+        .filter(|x| x.fstype == "cgroup" && x.mount_point.starts_with("/sys/fs/cgroup"))
+        .collect();
+    let wanted = host_v1
+        .lines()
+        .filter(|l| l.split(':').nth(1).is_some_and(|c| !c.is_empty()))
+        .count();
+    expect(&mut f, wanted > 0, "no v1 hierarchy in /proc/1/cgroup");
+    expect(
+        &mut f,
+        hierarchies.len() == wanted,
+        format!("{} cgroup mounts, wanted {wanted}", hierarchies.len()),
+    );
+    for h in &hierarchies {
+        for o in ["ro", "nosuid", "nodev", "noexec"] {
+            expect(
+                &mut f,
+                h.mount_options.iter().any(|x| x == o),
+                format!("{:?}: {o} missing", h.mount_point),
+            );
+        }
+        if h.super_options.iter().any(|o| o == "name=systemd") {
+            expect(
+                &mut f,
+                h.source == "systemd",
+                "name=systemd hierarchy source",
+            );
+        }
+    }
+    expect(
+        &mut f,
+        m.iter().all(|x| x.fstype != "cgroup2"),
+        "cgroup2 mounted on a v1/hybrid host",
     );
     f
 }
