@@ -118,7 +118,7 @@ pause() { read -r -t 0.0005 -u "$never" _ || true; }
 wait_exited() { # PID: until it is gone or a zombie
     local stat
     while [ -e "/proc/$1/stat" ]; do
-        read -r stat <"/proc/$1/stat" 2>/dev/null || return 0
+        { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
         stat=${stat##*) }
         case $stat in Z* | X*) return 0 ;; esac
         pause
