@@ -59,7 +59,6 @@ struct Prepared {
     executable: CString,
     args: Vec<String>,
     env: Vec<String>,
-    host_pid: i32,
 }
 
 fn setup(ctx: &InitContext) -> Result<Prepared> {
@@ -118,13 +117,20 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     rootfs::prepare(spec, ctx.rootfs, &ropts)?;
 
     ctx.channel.send(&Msg::HooksRequest)?;
-    let host_pid = match ctx.channel.recv()? {
-        Some(Msg::HooksDone { host_pid }) => host_pid,
+    match ctx.channel.recv()? {
+        Some(Msg::HooksDone) => {}
         Some(Msg::Error(e)) => bail!(e),
         other => bail!("protocol: expected HooksDone, got {other:?}"),
-    };
+    }
     let annotations = spec.annotations().clone().unwrap_or_default();
-    let state = hooks::state_json(ctx.id, "creating", host_pid, ctx.bundle, &annotations);
+    // Pid as the container sees it (runtime.md#state): this hook runs in its namespaces.
+    let state = hooks::state_json(
+        ctx.id,
+        "creating",
+        std::process::id() as i32,
+        ctx.bundle,
+        &annotations,
+    );
     hooks::run_hooks(
         "createContainer",
         spec.hooks()
@@ -176,13 +182,8 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     if process.no_new_privileges().unwrap_or(false) {
         linux::no_new_privs::set_no_new_privileges()?;
     }
-    if let Some(cpus) = process
-        .exec_cpu_affinity()
-        .as_ref()
-        .and_then(|a| a.cpu_affinity_final().clone())
-    {
-        linux::exec_cpu_affinity::apply_final(&cpus)?;
-    }
+    // process.execCPUAffinity is not applied here: config.md says it "is not
+    // applicable to the container's init process" (it is for `exec`).
     linux::fds::set_listen_fds_env(&mut env, ctx.listen_fds);
     linux::fds::close_on_exec_beyond(ctx.listen_fds + ctx.preserve_fds)?;
 
@@ -191,18 +192,27 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
         executable,
         args,
         env,
-        host_pid,
     })
 }
 
 /// From `Ready` to execve: wait for `start`, run startContainer hooks, exec.
 fn after_ready(ctx: &InitContext, p: Prepared) -> anyhow::Error {
-    if let Err(e) = wait_for_start(ctx) {
-        return e;
-    }
+    // Held open until execve closes it (see wait_for_start).
+    let _fifo = match wait_for_start(ctx) {
+        Ok(fd) => fd,
+        Err(e) => return e,
+    };
     let spec = ctx.spec;
     let annotations = spec.annotations().clone().unwrap_or_default();
-    let state = hooks::state_json(ctx.id, "running", p.host_pid, ctx.bundle, &annotations);
+    // runtime.md#state: hooks in the container namespace get the pid as the
+    // container sees it; the user program has not run yet, so "created".
+    let state = hooks::state_json(
+        ctx.id,
+        "created",
+        std::process::id() as i32,
+        ctx.bundle,
+        &annotations,
+    );
     if let Err(e) = hooks::run_hooks(
         "startContainer",
         spec.hooks()
@@ -218,9 +228,11 @@ fn after_ready(ctx: &InitContext, p: Prepared) -> anyhow::Error {
     linux::exec::execve(&p.executable, &p.args, &p.env)
 }
 
-/// Block on the exec FIFO until `nook start` opens it, then close every
-/// descriptor of the runtime so none reaches the container process.
-fn wait_for_start(ctx: &InitContext) -> Result<()> {
+/// Block on the exec FIFO until `nook start` opens it, and write its byte.
+/// The FIFO stays open (close-on-exec) until execve: `start` reads to EOF,
+/// so it knows when the user process has been executed and only then runs
+/// the poststart hooks (runtime.md#lifecycle steps 8-9).
+fn wait_for_start(ctx: &InitContext) -> Result<OwnedFd> {
     let fifo = nix::fcntl::openat(
         &ctx.state_dir,
         "exec.fifo",
@@ -229,7 +241,7 @@ fn wait_for_start(ctx: &InitContext) -> Result<()> {
     )
     .context("cannot open the exec FIFO")?;
     nix::unistd::write(&fifo, b"0").context("cannot write the exec FIFO")?;
-    Ok(())
+    Ok(fifo)
 }
 
 /// After the user namespace has its maps: become its root, so the rest of the

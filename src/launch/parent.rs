@@ -202,7 +202,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
                     h.and_then(|h| h.create_runtime().as_ref()),
                     &state,
                 )?;
-                parent_end.send(&Msg::HooksDone { host_pid: init_pid })?;
+                parent_end.send(&Msg::HooksDone)?;
             }
             Some(Msg::Ready) => break,
             Some(Msg::Error(e)) => return Err(anyhow!(e)),

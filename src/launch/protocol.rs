@@ -21,9 +21,8 @@ pub enum Msg {
     InitPid(i32),
     /// init → parent: the mounts are ready; run prestart and createRuntime hooks.
     HooksRequest,
-    /// parent → init: those hooks succeeded. Carries the init's host pid,
-    /// which the init puts in the state passed to its own hooks.
-    HooksDone { host_pid: i32 },
+    /// parent → init: those hooks succeeded.
+    HooksDone,
     /// init → parent: everything is set up; the init now waits for `start`.
     Ready,
     /// init → parent: setting up failed; the message names the step.
@@ -96,9 +95,9 @@ mod tests {
     #[test]
     fn round_trip_and_eof() {
         let (a, b) = channel_pair().unwrap();
-        a.send(&Msg::HooksDone { host_pid: 42 }).unwrap();
+        a.send(&Msg::HooksDone).unwrap();
         a.send(&Msg::Error("x failed".into())).unwrap();
-        assert_eq!(b.recv().unwrap(), Some(Msg::HooksDone { host_pid: 42 }));
+        assert_eq!(b.recv().unwrap(), Some(Msg::HooksDone));
         assert!(b
             .expect(&Msg::Go)
             .unwrap_err()

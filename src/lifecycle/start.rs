@@ -39,8 +39,10 @@ pub fn start(c: &Container) -> Result<()> {
 }
 
 /// Open the FIFO for reading (which lets the init's blocking open for
-/// writing return) and wait for its byte. Non-blocking with a liveness check,
-/// so a dead init makes `start` fail instead of hang.
+/// writing return), read its byte, then read to EOF: the init keeps its end
+/// open until execve, so EOF means the user process has been executed (or the
+/// init died). Non-blocking with a liveness check, so a dead init makes
+/// `start` fail instead of hang.
 fn release_init(c: &Container) -> Result<()> {
     let path = c.exec_fifo();
     let fifo = nix::fcntl::open(
@@ -49,19 +51,30 @@ fn release_init(c: &Container) -> Result<()> {
         nix::sys::stat::Mode::empty(),
     )
     .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut released = false;
     loop {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::from(100u16)) {
             Ok(0) | Err(nix::errno::Errno::EINTR) => {
                 if !c.init_alive() {
+                    if released {
+                        return Ok(());
+                    }
                     bail!("cannot start: the container init has exited");
                 }
             }
             Ok(_) => {
                 let mut buf = [0u8; 1];
                 match nix::unistd::read(&fifo, &mut buf) {
-                    Ok(1) => return Ok(()),
-                    Ok(_) => bail!("cannot start: the container init has exited"),
+                    Ok(1) => released = true,
+                    // EOF: no writer left. Before the byte, no writer ever
+                    // came (the init died); after it, the init has exec'd.
+                    Ok(_) if released => return Ok(()),
+                    Ok(_) if !c.init_alive() => {
+                        bail!("cannot start: the container init has exited")
+                    }
+                    // EOF before the init opened its end: keep waiting.
+                    Ok(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
                     Err(nix::errno::Errno::EAGAIN) => continue,
                     Err(e) => bail!("cannot read {}: {e}", path.display()),
                 }
