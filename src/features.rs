@@ -19,7 +19,7 @@ pub fn features() -> Value {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "run.nook.version": env!("CARGO_PKG_VERSION"),
@@ -28,8 +28,10 @@ pub fn features() -> Value {
     })
 }
 
-/// Mount options nook recognises (others are passed to the filesystem as data).
+/// Mount options nook gives a meaning of its own (every other option is
+/// passed to the filesystem as data); checked against the parser below.
 const MOUNT_OPTIONS: &[&str] = &[
+    "acl",
     "async",
     "atime",
     "bind",
@@ -38,11 +40,17 @@ const MOUNT_OPTIONS: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
+    "iversion",
+    "lazytime",
     "mand",
+    "noacl",
     "noatime",
     "nodev",
     "nodiratime",
     "noexec",
+    "noiversion",
+    "nolazytime",
     "nomand",
     "norelatime",
     "nostrictatime",
@@ -56,6 +64,7 @@ const MOUNT_OPTIONS: &[&str] = &[
     "relatime",
     "remount",
     "rexec",
+    "ridmap",
     "rnoatime",
     "rnodev",
     "rnodiratime",
@@ -77,10 +86,26 @@ const MOUNT_OPTIONS: &[&str] = &[
     "runbindable",
     "rw",
     "shared",
+    "silent",
     "slave",
     "strictatime",
     "suid",
     "symfollow",
     "sync",
+    "tmpcopyup",
     "unbindable",
+    "loud",
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_advertised_mount_option_is_parsed() {
+        for o in super::MOUNT_OPTIONS {
+            assert!(
+                crate::rootfs::options::is_recognized(o),
+                "{o} is advertised but not parsed"
+            );
+        }
+    }
+}

@@ -8,9 +8,9 @@
 //! - poststart: `start`, after the user process started;
 //! - poststop: `delete`, after the container is gone.
 //!
-//! A failing prestart/createRuntime/createContainer/startContainer hook is an
-//! error (the container is torn down); poststart and poststop failures are
-//! warnings (runtime.md#lifecycle).
+//! A failing prestart/createRuntime/createContainer/startContainer/poststart
+//! hook is an error (the container is stopped); a poststop failure is a
+//! warning (runtime.md#lifecycle).
 
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::Hook;
@@ -53,7 +53,7 @@ pub fn run_hooks(kind: &str, hooks: Option<&Vec<Hook>>, state: &[u8]) -> Result<
     Ok(())
 }
 
-/// Run hooks whose failure the spec only asks us to report (poststart, poststop).
+/// Run hooks whose failure the spec only asks us to report (poststop).
 pub fn run_hooks_warn(kind: &str, hooks: Option<&Vec<Hook>>, state: &[u8]) {
     for (i, hook) in hooks.into_iter().flatten().enumerate() {
         if let Err(e) = run_hook(hook, state) {

@@ -22,9 +22,11 @@
 pub mod bundle;
 pub mod command;
 pub mod config;
+pub mod console;
 pub mod procfs;
 pub mod rootfs;
 pub mod runtime;
+pub mod shape;
 
 // Re-exports for the test files; each uses some of them.
 #[allow(unused_imports)]
@@ -34,4 +36,8 @@ pub use command::{output_with_timeout, Output};
 #[allow(unused_imports)]
 pub use config::default_config;
 #[allow(unused_imports)]
+pub use console::ConsoleSocket;
+#[allow(unused_imports)]
 pub use runtime::{runtime_binary, unique_id, Runtime};
+#[allow(unused_imports)]
+pub use shape::json_shape;

@@ -231,3 +231,56 @@ fn runc_lifecycle_with_proc_helpers_and_cleanup_guard() {
         assert!(!dir.exists(), "cgroup {} survived the guard", dir.display());
     }
 }
+
+#[test]
+fn console_socket_receives_the_pty_master_from_runc() {
+    let runc = runc();
+    let mut bundle = Bundle::new(&["sh", "-c", "tty; echo done"]);
+    bundle.edit_config(|c| c["process"]["terminal"] = true.into());
+    let console = common::ConsoleSocket::new();
+    let id = unique_id("tty");
+    let socket = console.path().to_string_lossy().into_owned();
+    runc.create(&id, &bundle, &["--console-socket", &socket])
+        .assert_ok();
+    let master = console.receive_master(Duration::from_secs(10));
+    runc.start(&id).assert_ok();
+    let seen = common::console::read_pty_until(master, "done", Duration::from_secs(10));
+    assert!(seen.contains("/dev/pts/0"), "pty output: {seen:?}");
+}
+
+#[test]
+fn json_shape_keeps_keys_and_kinds_only() {
+    let a = serde_json::json!({"id": "a", "pid": 12, "ok": true, "list": [1, 2], "none": null});
+    let b = serde_json::json!({"id": "b", "pid": 99, "ok": false, "list": [7], "none": null});
+    let c = serde_json::json!({"id": "b", "pid": "99", "ok": false, "list": [7], "none": null});
+    assert_eq!(common::json_shape(&a), common::json_shape(&b));
+    assert_ne!(common::json_shape(&a), common::json_shape(&c));
+}
+
+#[test]
+fn runc_state_has_the_shape_nook_must_match() {
+    let runc = runc();
+    let bundle = Bundle::new(&["sleep", "30"]);
+    let id = unique_id("shape");
+    runc.create(&id, &bundle, &[]).assert_ok();
+    let shape = common::json_shape(&runc.state_json(&id));
+    let keys: Vec<&str> = shape
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+        "owner",
+    ] {
+        assert!(keys.contains(&key), "runc state lacks {key}: {shape}");
+    }
+    assert_eq!(shape["pid"], "number");
+}

@@ -5,6 +5,7 @@
 //! stores `CgroupSpec` in the container state so later commands (`delete`,
 //! `kill --all`, `pause`) can rebuild the same manager.
 
+mod cpu_shared;
 mod devices;
 mod fs;
 pub mod host;

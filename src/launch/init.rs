@@ -140,11 +140,12 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
             .context("process.terminal is true but no --console-socket was given")?;
         linux::tty::setup_console(socket, process.console_size().as_ref())?;
     }
-    rootfs::finalize(spec, &ropts)?;
-
+    // sysctl before finalize: readonlyPaths usually include /proc/sys.
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         linux::sysctl::apply(sysctl)?;
     }
+    rootfs::finalize(spec, &ropts)?;
+
     if let Some(adj) = process.oom_score_adj() {
         linux::oom_score_adj::apply(adj)?;
     }

@@ -127,6 +127,10 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     let (uid, gid) = idmap::host_root_ids(spec);
     std::os::unix::fs::chown(&fifo, Some(uid), Some(gid))
         .with_context(|| format!("cannot chown {}", fifo.display()))?;
+    // mkfifo applies the umask; the init opens the FIFO after switching to
+    // process.user, so it must be writable by any uid (as runc's is).
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .with_context(|| format!("cannot chmod {}", fifo.display()))?;
     let state_dir = nix::fcntl::open(
         &dir,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,

@@ -23,15 +23,18 @@ pub fn start(c: &Container) -> Result<()> {
         &c.state.bundle,
         &c.state.annotations,
     );
-    hooks::run_hooks_warn(
-        "poststart",
-        c.state
-            .config
-            .hooks()
-            .as_ref()
-            .and_then(|h| h.poststart().as_ref()),
-        &state,
-    );
+    // runtime.md#lifecycle step 9: a failing poststart hook is an error and
+    // the container is stopped (delete then runs poststop as usual).
+    let poststart = c
+        .state
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststart().as_ref());
+    if let Err(e) = hooks::run_hooks("poststart", poststart, &state) {
+        let _ = super::kill_and_wait(c);
+        return Err(e);
+    }
     Ok(())
 }
 

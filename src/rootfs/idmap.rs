@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
-use nix::unistd::{fork, pipe2, ForkResult, Pid};
+use nix::unistd::{fork, pipe2, ForkResult};
 use oci_spec::runtime::LinuxIdMapping;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
@@ -55,10 +55,19 @@ fn user_namespace_with_maps(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) ->
             let ready = ready_write.as_raw_fd();
             let hold = hold_read.as_raw_fd();
             // SAFETY: plain syscalls on descriptors this process owns; the
-            // buffers are stack bytes that outlive the calls.
+            // buffers are stack arrays that outlive the calls.
             unsafe {
-                let ok: u8 = u8::from(libc::unshare(libc::CLONE_NEWUSER) == 0);
-                libc::write(ready, (&ok as *const u8).cast(), 1);
+                // Our ends only: the read below must see EOF once the parent closes its end.
+                libc::close(hold_write.as_raw_fd());
+                libc::close(ready_read.as_raw_fd());
+                // Our pid as /proc sees it: the caller may be in a new pid
+                // namespace while /proc still shows the host's pids.
+                let mut msg = [0u8; 32];
+                let n = libc::readlink(c"/proc/self".as_ptr(), msg.as_mut_ptr().add(1).cast(), 31);
+                let ok = n > 0 && libc::unshare(libc::CLONE_NEWUSER) == 0;
+                msg[0] = u8::from(ok);
+                let len = if ok { 1 + n as usize } else { 1 };
+                libc::write(ready, msg.as_ptr().cast(), len);
                 let mut byte = 0u8;
                 // Returns when the parent closes its end: it holds the namespace by then.
                 libc::read(hold, (&mut byte as *mut u8).cast(), 1);
@@ -68,7 +77,7 @@ fn user_namespace_with_maps(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) ->
         ForkResult::Parent { child } => {
             drop(ready_write);
             drop(hold_read);
-            let result = write_maps_and_open(child, &ready_read, uids, gids);
+            let result = write_maps_and_open(&ready_read, uids, gids);
             drop(hold_write);
             let _ = waitpid(child, None);
             result
@@ -77,17 +86,17 @@ fn user_namespace_with_maps(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) ->
 }
 
 fn write_maps_and_open(
-    child: Pid,
     ready: &OwnedFd,
     uids: &[LinuxIdMapping],
     gids: &[LinuxIdMapping],
 ) -> Result<OwnedFd> {
-    let mut byte = [0u8; 1];
-    let n = nix::unistd::read(ready, &mut byte).context("wait for the id-map helper")?;
-    if n != 1 || byte[0] != 1 {
+    let mut msg = [0u8; 32];
+    let n = nix::unistd::read(ready, &mut msg).context("wait for the id-map helper")?;
+    if n < 2 || msg[0] != 1 {
         bail!("the id-map helper could not create a user namespace");
     }
-    let proc_dir = format!("/proc/{child}");
+    let proc_pid = String::from_utf8_lossy(&msg[1..n]).into_owned();
+    let proc_dir = format!("/proc/{proc_pid}");
     std::fs::write(format!("{proc_dir}/uid_map"), id_map_text(uids))
         .context("write uid_map for uidMappings")?;
     std::fs::write(format!("{proc_dir}/gid_map"), id_map_text(gids))

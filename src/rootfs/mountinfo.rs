@@ -12,6 +12,8 @@ pub struct MountInfo {
     pub root: PathBuf,
     /// Where it is mounted (field 5).
     pub mount_point: PathBuf,
+    /// Per-mount options (field 6), e.g. `ro,nosuid,relatime`.
+    pub mount_options: Vec<String>,
     /// Optional fields such as `shared:1` or `master:2`.
     pub optional: Vec<String>,
     pub fstype: String,
@@ -70,6 +72,7 @@ pub fn parse_line(line: &str) -> Option<MountInfo> {
     Some(MountInfo {
         root: PathBuf::from(unescape(fields[3])),
         mount_point: PathBuf::from(unescape(fields[4])),
+        mount_options: fields[5].split(',').map(str::to_string).collect(),
         optional: fields[6..].iter().map(|s| s.to_string()).collect(),
         fstype,
         source,
@@ -94,6 +97,7 @@ mod tests {
         let m = parse_line(line).unwrap();
         assert_eq!(m.root, PathBuf::from("/mnt1"));
         assert_eq!(m.mount_point, PathBuf::from("/mnt/parent"));
+        assert_eq!(m.mount_options, vec!["rw", "noatime"]);
         assert_eq!(m.optional, vec!["master:1", "shared:7"]);
         assert!(m.is_shared());
         assert_eq!(m.fstype, "ext3");

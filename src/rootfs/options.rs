@@ -138,6 +138,16 @@ fn recursive_attr_option(option: &str) -> Option<(Effect, u64)> {
     Some(entry)
 }
 
+/// Whether nook gives `option` a meaning of its own (a flag, propagation,
+/// recursive attribute, idmap or tmpcopyup) rather than passing it to the
+/// filesystem as data. `features` advertises only such options.
+pub fn is_recognized(option: &str) -> bool {
+    flag_option(option).is_some()
+        || propagation_flags(option).is_some()
+        || recursive_attr_option(option).is_some()
+        || matches!(option, "idmap" | "ridmap" | "tmpcopyup")
+}
+
 /// Parse one mount's `options`. Later options win over earlier ones
 /// (`ro,rw` is read-write), as with mount(8). Unknown options go to the
 /// data string unchanged.

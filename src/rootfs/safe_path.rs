@@ -62,13 +62,15 @@ pub struct Root {
 impl Root {
     /// Open `host_path` (a directory on the host, e.g. root.path) as the root.
     pub fn open(host_path: &Path) -> Result<Root> {
+        // realpath(3) rather than /proc: after pivot_root there may be no /proc.
+        let host_path = std::fs::canonicalize(host_path)
+            .with_context(|| format!("resolve rootfs {}", host_path.display()))?;
         let fd = nix::fcntl::open(
-            host_path,
+            &host_path,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .with_context(|| format!("open rootfs {}", host_path.display()))?;
-        let host_path = fd_host_path(fd.as_fd())?;
         Ok(Root { fd, host_path })
     }
 

@@ -7,6 +7,9 @@ use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxCpu;
 use std::path::Path;
 
+use crate::cgroups::cpu_shared::apply_cpu_idle;
+pub use crate::cgroups::cpu_shared::apply_cpuset;
+
 /// Whether a field of the `cpu` controller is set.
 pub fn cpu_controller_is_set(cpu: &LinuxCpu) -> bool {
     cpu.shares().is_some_and(|v| v != 0)
@@ -116,25 +119,6 @@ fn apply_cpu_realtime(dir: &Path, runtime: i64, period: u64) -> Result<()> {
     if runtime != 0 {
         fs::write(dir, "cpu.rt_runtime_us", &runtime.to_string())
             .context("linux.resources.cpu.realtimeRuntime")?;
-    }
-    Ok(())
-}
-
-/// `linux.resources.cpu.idle` (cpu.idle, 0 or 1, kernels >= 5.15).
-fn apply_cpu_idle(dir: &Path, idle: Option<i64>) -> Result<()> {
-    let Some(idle) = idle else {
-        return Ok(());
-    };
-    fs::write(dir, "cpu.idle", &idle.to_string()).context("linux.resources.cpu.idle")
-}
-
-/// `linux.resources.cpu.cpus` (cpuset.cpus) and `.mems` (cpuset.mems).
-pub fn apply_cpuset(dir: &Path, cpu: &LinuxCpu) -> Result<()> {
-    if let Some(cpus) = cpu.cpus().as_deref().filter(|v| !v.is_empty()) {
-        fs::write(dir, "cpuset.cpus", cpus).context("linux.resources.cpu.cpus")?;
-    }
-    if let Some(mems) = cpu.mems().as_deref().filter(|v| !v.is_empty()) {
-        fs::write(dir, "cpuset.mems", mems).context("linux.resources.cpu.mems")?;
     }
     Ok(())
 }

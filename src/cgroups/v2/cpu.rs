@@ -5,6 +5,9 @@ use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxCpu;
 use std::path::Path;
 
+use crate::cgroups::cpu_shared::apply_cpu_idle;
+pub use crate::cgroups::cpu_shared::apply_cpuset;
+
 /// The period the kernel uses when cpu.max is given without one.
 const DEFAULT_PERIOD_US: u64 = 100_000;
 
@@ -84,25 +87,6 @@ fn apply_cpu_burst(dir: &Path, burst: Option<u64>) -> Result<()> {
         return Ok(());
     }
     fs::write(dir, file, &burst.to_string()).context("linux.resources.cpu.burst")
-}
-
-/// `linux.resources.cpu.idle` (cpu.idle).
-fn apply_cpu_idle(dir: &Path, idle: Option<i64>) -> Result<()> {
-    let Some(idle) = idle else {
-        return Ok(());
-    };
-    fs::write(dir, "cpu.idle", &idle.to_string()).context("linux.resources.cpu.idle")
-}
-
-/// `linux.resources.cpu.cpus` (cpuset.cpus) and `.mems` (cpuset.mems).
-pub fn apply_cpuset(dir: &Path, cpu: &LinuxCpu) -> Result<()> {
-    if let Some(cpus) = cpu.cpus().as_deref().filter(|v| !v.is_empty()) {
-        fs::write(dir, "cpuset.cpus", cpus).context("linux.resources.cpu.cpus")?;
-    }
-    if let Some(mems) = cpu.mems().as_deref().filter(|v| !v.is_empty()) {
-        fs::write(dir, "cpuset.mems", mems).context("linux.resources.cpu.mems")?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
