@@ -330,7 +330,6 @@ fn linux_namespaces_cgroup() {
 // (with the runc default readonlyPaths, which include /proc/sys) and the
 // host's stay as they were.
 #[test]
-#[ignore = "nook bug: linux.sysctl is written after readonlyPaths made /proc/sys read-only (EROFS)"]
 fn linux_sysctl() {
     let read_host = |key: &str| fs::read_to_string(format!("/proc/sys/{key}")).unwrap_or_default();
     let host_before = (

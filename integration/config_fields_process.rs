@@ -78,7 +78,6 @@ fn process_cwd_is_the_working_directory() {
 
 // config.md#user: uid, gid and additionalGids are the process's ids.
 #[test]
-#[ignore = "nook bug: a non-root process.user cannot open the exec FIFO (EACCES), init exits"]
 fn process_user_uid_gid_and_additional_gids() {
     let stdout = run_sh("user", "cat /proc/self/status", |c| {
         c["process"]["user"] = json!({ "uid": 1000, "gid": 1001, "additionalGids": [5, 2000] });
@@ -97,7 +96,6 @@ fn process_user_uid_gid_and_additional_gids() {
 // config.md#user: without additionalGids the process has no supplementary
 // groups (the runtime's own groups must not leak in).
 #[test]
-#[ignore = "nook bug: a non-root process.user cannot open the exec FIFO (EACCES), init exits"]
 fn process_user_without_additional_gids_has_no_groups() {
     let stdout = run_sh("nogroups", "cat /proc/self/status", |c| {
         c["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
@@ -184,7 +182,6 @@ fn process_capabilities_as_root() {
 // non-root user so that execve keeps them apart: inheritable and bounding as
 // given, and the ambient set becomes permitted and effective.
 #[test]
-#[ignore = "nook bug: a non-root process.user cannot open the exec FIFO (EACCES), init exits"]
 fn process_capabilities_all_five_sets_as_non_root() {
     let bounding = [
         "CAP_CHOWN",
@@ -567,7 +564,6 @@ fn pid_file_holds_the_init_pid() {
 // config.md#process (user): the user switch happens before exec and the
 // process is the configured argv (cmdline seen from the host).
 #[test]
-#[ignore = "nook bug: a non-root process.user cannot open the exec FIFO (EACCES), init exits"]
 fn process_as_seen_from_the_host() {
     let mut bundle = Bundle::new(&["sleep", "31"]);
     bundle.edit_config(|c| c["process"]["user"] = json!({ "uid": 1234, "gid": 4321 }));
