@@ -178,7 +178,6 @@ fn hooks_all_six_kinds_in_order_with_state_and_env() {
 // status is still "created" (runtime.md#state defines "running" as "has
 // executed the user-specified program").
 #[test]
-#[ignore = "nook bug: createContainer/startContainer state has the host pid, and startContainer says running"]
 fn hooks_in_the_container_namespaces_get_its_view_of_the_state() {
     let log = LogDir::new();
     let runtime = Runtime::new();
@@ -197,7 +196,6 @@ fn hooks_in_the_container_namespaces_get_its_view_of_the_state() {
 // program is executed, poststart after it, so startContainer always comes
 // first. A race is caught by repeating create+start.
 #[test]
-#[ignore = "nook bug: poststart sometimes runs before startContainer (start does not wait for the exec)"]
 fn hooks_poststart_runs_after_start_container() {
     for round in 0..15 {
         let log = LogDir::new();

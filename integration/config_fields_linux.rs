@@ -377,7 +377,6 @@ fn linux_sysctl_without_readonly_proc_sys() {
 // config-linux.md#sysctl: a key in path form ("net/core/somaxconn", as
 // sysctl(8) accepts when the first separator is a slash) works as in runc.
 #[test]
-#[ignore = "nook bug: a slash-separated sysctl key is read as one component with literal dots and rejected"]
 fn linux_sysctl_key_in_path_form() {
     let stdout = run_sh("sysctl-path", "cat /proc/sys/net/core/somaxconn", |c| {
         c["linux"]["readonlyPaths"] = json!([]);

@@ -8,17 +8,39 @@ use std::path::Path;
 
 const PROC_SYS: &str = "/proc/sys";
 
+/// "net/ipv4/conf/eth0.100/rp_filter" → "net.ipv4.conf.eth0/100.rp_filter":
+/// when the first separator is a slash, slashes and dots swap roles (sysctl(8)).
+pub fn dotted_key(key: &str) -> String {
+    let slash_first = match (key.find('/'), key.find('.')) {
+        (Some(s), Some(d)) => s < d,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    if !slash_first {
+        return key.to_string();
+    }
+    key.chars()
+        .map(|c| match c {
+            '/' => '.',
+            '.' => '/',
+            c => c,
+        })
+        .collect()
+}
+
 /// Turns a sysctl key into a path relative to /proc/sys, following sysctl(8):
 /// `.` separates components and `/` stands for a literal dot inside one
 /// (so "net.ipv4.conf.eth0/100.forwarding" is net/ipv4/conf/eth0.100/forwarding).
 /// Rejects keys that could name anything outside /proc/sys: empty components,
-/// `.` or `..` components, NUL bytes.
+/// `.` or `..` components, NUL bytes. Keys in path form ("net/core/somaxconn")
+/// are converted first (`dotted_key`).
 pub fn key_to_relative_path(key: &str) -> Result<String> {
+    let dotted = dotted_key(key);
     if key.is_empty() {
         bail!("linux.sysctl: empty key");
     }
     let mut components = Vec::new();
-    for raw in key.split('.') {
+    for raw in dotted.split('.') {
         let component = raw.replace('/', ".");
         if component.is_empty() || component == "." || component == ".." || component.contains('\0')
         {

@@ -192,26 +192,6 @@ fn validate_time_offsets(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// "net/ipv4/conf/eth0.100/rp_filter" → "net.ipv4.conf.eth0/100.rp_filter":
-/// when the first separator is a slash, slashes and dots swap roles (sysctl(8)).
-fn dotted_sysctl_key(key: &str) -> String {
-    let slash_first = match (key.find('/'), key.find('.')) {
-        (Some(s), Some(d)) => s < d,
-        (Some(_), None) => true,
-        _ => false,
-    };
-    if !slash_first {
-        return key.to_string();
-    }
-    key.chars()
-        .map(|c| match c {
-            '/' => '.',
-            '.' => '/',
-            c => c,
-        })
-        .collect()
-}
-
 /// linux.sysctl: namespaced keys need the namespace they belong to, as runc checks.
 fn validate_sysctl(spec: &Spec) -> Result<()> {
     let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
@@ -219,7 +199,7 @@ fn validate_sysctl(spec: &Spec) -> Result<()> {
     };
     for raw_key in sysctl.keys() {
         // sysctl(8)'s path form ("net/core/somaxconn") is the same key.
-        let key = &dotted_sysctl_key(raw_key);
+        let key = &crate::linux::sysctl::dotted_key(raw_key);
         if key.is_empty() || key.contains("..") || key.starts_with('/') || key.starts_with('.') {
             bail!("linux.sysctl {key:?}: not a valid sysctl name");
         }
@@ -324,11 +304,11 @@ mod tests {
     #[test]
     fn sysctl_path_form_is_the_same_key() {
         assert_eq!(
-            dotted_sysctl_key("net/core/somaxconn"),
+            crate::linux::sysctl::dotted_key("net/core/somaxconn"),
             "net.core.somaxconn"
         );
         assert_eq!(
-            dotted_sysctl_key("net/ipv4/conf/eth0.100/rp_filter"),
+            crate::linux::sysctl::dotted_key("net/ipv4/conf/eth0.100/rp_filter"),
             "net.ipv4.conf.eth0/100.rp_filter"
         );
         assert!(validate(&spec_with(
