@@ -79,9 +79,13 @@ fn run_hook(hook: &Hook, state: &[u8]) -> Result<()> {
             cmd.env(k, v);
         }
     }
+    // Output goes to memory files, not pipes: a hook that writes more than a
+    // pipe holds would block forever on a pipe nobody reads until it exits.
+    let mut out = capture_file("hook-stdout")?;
+    let mut err = capture_file("hook-stderr")?;
     cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdout(Stdio::from(out.try_clone()?))
+        .stderr(Stdio::from(err.try_clone()?));
     let mut child = cmd.spawn().map_err(|e| anyhow!("cannot run: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook may exit without reading its stdin: EPIPE is not its failure.
@@ -103,21 +107,39 @@ fn run_hook(hook: &Hook, state: &[u8]) -> Result<()> {
         std::thread::sleep(Duration::from_millis(2));
     };
     if !status.success() {
-        let mut out = String::new();
-        let mut err = String::new();
-        if let Some(mut s) = child.stdout.take() {
-            let _ = s.read_to_string(&mut out);
-        }
-        if let Some(mut s) = child.stderr.take() {
-            let _ = s.read_to_string(&mut err);
-        }
         bail!(
             "{status}, stdout: {:?}, stderr: {:?}",
-            out.trim_end(),
-            err.trim_end()
+            read_tail(&mut out),
+            read_tail(&mut err)
         );
     }
     Ok(())
+}
+
+/// An anonymous in-memory file (memfd): works before and after pivot_root,
+/// whatever the container's filesystems allow.
+fn capture_file(name: &str) -> Result<std::fs::File> {
+    let cname = std::ffi::CString::new(name).context("memfd name")?;
+    // SAFETY: memfd_create reads the NUL-terminated name and returns a new fd.
+    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        bail!(
+            "cannot create a memfd for hook output: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    // SAFETY: fd was just returned by memfd_create and is owned by nobody else.
+    Ok(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// The last 4 KiB of what a hook wrote, for the error message.
+fn read_tail(f: &mut std::fs::File) -> String {
+    use std::io::{Seek, SeekFrom};
+    let len = f.seek(SeekFrom::End(0)).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(4096)));
+    let mut text = String::new();
+    let _ = f.read_to_string(&mut text);
+    text.trim_end().to_string()
 }
 
 #[cfg(test)]
@@ -158,6 +180,17 @@ mod tests {
             msg.contains("hooks.createRuntime[0] /bin/sh") && msg.contains("nope"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn hook_with_much_output_does_not_block() {
+        // 1 MiB to stdout: more than a pipe holds.
+        let h = hook(
+            serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "head -c 1048576 /dev/zero; echo done >&2; exit 1"], "timeout": 20}),
+        );
+        let e = run_hooks("prestart", Some(&vec![h]), b"{}").unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("done") && !msg.contains("timed out"), "{msg}");
     }
 
     #[test]
