@@ -296,7 +296,9 @@ fn run_interactive_tty(podman: &Podman) {
         IMAGE,
         "sh",
         "-c",
-        "tty; exit 5",
+        // The sleep: podman 4.3 with conmon can lose the output of an -it
+        // container that exits at once (seen with runc too, 1 run in 4).
+        "tty; sleep 1; exit 5",
     ]
     .iter()
     .map(|w| shell_quote(w))
