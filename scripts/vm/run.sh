@@ -5,6 +5,8 @@
 #
 #   scripts/vm/run.sh [VM_DIR]     (default target/vm)
 #
+# Environment: VM_QEMU_PIDFILE (write qemu's pid there), QEMU_ACCEL, QEMU_CPU.
+#
 # Ending this script with SIGTERM ends the VM. TCG only: /dev/kvm on the
 # machines this was written on cannot run a stock kernel. Set QEMU_ACCEL=kvm (and QEMU_CPU=host) where KVM works.
 set -euo pipefail
@@ -34,6 +36,9 @@ export QEMU_MODULE_DIR=$qemu_dir/usr/lib/x86_64-linux-gnu/qemu
     -kernel "$vm_dir/vmlinux" -initrd "$vm_dir/initrd.cpio" \
     -append 'console=ttyS0 panic=-1 cgroup_no_v1=all quiet' </dev/null &
 qemu_pid=$!
+# For a caller that wants to end qemu itself (integration/cgroup2_vm.rs does
+# on a timeout).
+if [ -n "${VM_QEMU_PIDFILE:-}" ]; then echo "$qemu_pid" >"$VM_QEMU_PIDFILE"; fi
 stopped=
 trap 'stopped=1; kill -TERM "$qemu_pid" 2>/dev/null' TERM INT HUP
 status=0
