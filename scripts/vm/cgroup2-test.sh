@@ -200,11 +200,15 @@ test_runtime() { # RUNTIME
     rmdir "$CG/nook-vm-test" 2>/dev/null
 }
 
-echo "vm: $(uname -r), cgroup controllers: $(cat $CG/cgroup.controllers)"
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+echo "vm: $(uname -r), cgroup controllers: $(cat $CG/cgroup.controllers), up $(uptime_s) s"
 for rt in nook runc; do
     if command -v "$rt" >/dev/null; then
         echo "vm: $rt: $("$rt" --version 2>&1 | head -n 1)"
+        started=$(uptime_s)
         test_runtime "$rt"
+        echo "vm: $rt checks took $(echo "$(uptime_s) $started" | awk '{ printf "%.1f", $1 - $2 }') s"
     else
         report not-ok "$rt" present "not in the initramfs"
     fi
