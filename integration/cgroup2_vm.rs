@@ -38,6 +38,7 @@ const CHECKS: &[&str] = &[
     "delete-removes-cgroup",
     "memory-oom-kill",
     "pids-fork-limit",
+    "force-delete-removes-cgroup",
 ];
 
 const RUNTIMES: &[&str] = &["nook", "runc"];

@@ -10,12 +10,14 @@
 #   base.cpio  busybox-static, /init, runc with its libraries, and a busybox
 #              root filesystem for the containers; changes rarely
 #   nook.cpio  the nook binary (stripped) with its libraries and the test
-#              script; appended to base.cpio at boot (the kernel unpacks
+#              script (/test.sh); appended to base.cpio at boot (the kernel unpacks
 #              concatenated archives), rebuilt whenever nook changes
 #
 #   scripts/vm/build.sh [NOOK_BINARY]     (default target/debug/nook)
 #
-# Environment: VM_DIR (cache directory), RUNC (default /usr/sbin/runc).
+# Environment: VM_DIR (cache directory), RUNC (default /usr/sbin/runc),
+# VM_TEST_SCRIPT (the script the VM runs as /test.sh; default
+# scripts/vm/cgroup2-test.sh).
 # Each part is rebuilt only when the inputs it was made from change; a second
 # run with nothing changed takes well under a second. Only `apt-get download`
 # uses the network, and only on the first run.
@@ -26,6 +28,7 @@ repo=$(cd "$here/../.." && pwd)
 vm_dir=${VM_DIR:-$repo/target/vm}
 nook=${1:-$repo/target/debug/nook}
 runc=${RUNC:-/usr/sbin/runc}
+test_script=${VM_TEST_SCRIPT:-$here/cgroup2-test.sh}
 busybox=/bin/busybox
 
 die() { echo "$0: $*" >&2; exit 1; }
@@ -138,7 +141,7 @@ if [ ! -s "$vm_dir/base.cpio" ] || [ "$(cat "$vm_dir/base.key" 2>/dev/null)" != 
     echo "$base_key" >"$vm_dir/base.key"
 fi
 
-nook_key=$(inputs_key "$nook" "$here/cgroup2-test.sh")
+nook_key=$(inputs_key "$nook" "$test_script")
 if [ ! -s "$vm_dir/nook.cpio" ] || [ "$(cat "$vm_dir/nook.key" 2>/dev/null)" != "$nook_key" ]; then
     echo "vm: building nook.cpio from $nook" >&2
     root=$vm_dir/nook.root
@@ -147,7 +150,7 @@ if [ ! -s "$vm_dir/nook.cpio" ] || [ "$(cat "$vm_dir/nook.key" 2>/dev/null)" != 
     # A debug build carries ~50 MB of debug info the VM does not need;
     # every byte of the initramfs is unpacked under TCG at each boot.
     strip "$root/usr/bin/nook"
-    install -m 0755 "$here/cgroup2-test.sh" "$root/test.sh"
+    install -m 0755 "$test_script" "$root/test.sh"
     pack "$root" "$vm_dir/nook.cpio"
     rm -rf "$root"
     echo "$nook_key" >"$vm_dir/nook.key"

@@ -11,7 +11,7 @@
 # - the limits are enforced: a busy loop is throttled (cpu.stat), a shell that
 #   grows a string past 64 MiB is OOM-killed (exit 137 from `run`), forks
 #   beyond pids.max fail;
-# - delete removes the cgroup.
+# - delete removes the cgroup, after a stop and (--force) of a running one.
 #
 # Prints one line per check: "ok RUNTIME NAME DETAIL" or "not ok RUNTIME NAME
 # DETAIL". Exits 1 if any nook check failed (runc's are reported only).
@@ -194,6 +194,22 @@ test_runtime() { # RUNTIME
         report ok "$rt" pids-fork-limit "run exit $rc, fork failed" ;;
     *) report not-ok "$rt" pids-fork-limit "run exit $rc, no fork failure in: $(echo "$out" | tail -n 3 | tr '\n' ' ')" ;;
     esac
+    timeout -s KILL "$TIMEOUT" "$rt" --root "$root" delete --force "$ID" >/dev/null 2>&1
+    [ -e "$CGDIR" ] && rmdir "$CGDIR" 2>/dev/null
+
+    # --- delete --force of a running container removes its cgroup too ---
+    write_config "$bundle" '["sleep", "100"]'
+    timeout -s KILL "$TIMEOUT" "$rt" --root "$root" create --bundle "$bundle" "$ID" >"$bundle/create.out" 2>&1 &&
+        timeout -s KILL "$TIMEOUT" "$rt" --root "$root" start "$ID" >/dev/null 2>&1
+    if [ "$(status_of "$rt" "$root")" != running ]; then
+        report not-ok "$rt" force-delete-removes-cgroup "container not running: $(tail -n 3 "$bundle/create.out" | tr '\n' ' ')"
+    elif ! out=$(timeout -s KILL "$TIMEOUT" "$rt" --root "$root" delete --force "$ID" 2>&1); then
+        report not-ok "$rt" force-delete-removes-cgroup "delete --force failed: $out"
+    elif [ -e "$CGDIR" ]; then
+        report not-ok "$rt" force-delete-removes-cgroup "$CGDIR still exists"
+    else
+        report ok "$rt" force-delete-removes-cgroup
+    fi
     timeout -s KILL "$TIMEOUT" "$rt" --root "$root" delete --force "$ID" >/dev/null 2>&1
     [ -e "$CGDIR" ] && rmdir "$CGDIR" 2>/dev/null
 
