@@ -26,6 +26,17 @@ packages=(
     bsdutils util-linux jq strace iproute2 procps tar
     # rendering the man pages (man -l man/nook.8)
     man-db groff-base
+    # the pure cgroup v2 test VM (scripts/vm/build.sh): it unpacks qemu and a
+    # kernel from packages it fetches with `apt-get download`, because
+    # installing bookworm's qemu-system-x86 would remove a newer qemu-utils
+    # where one is installed; so only the libraries qemu-system-x86_64 links
+    # against are installed here. xz-utils unpacks the kernel, binutils
+    # strips nook for the initramfs.
+    xz-utils binutils
+    libaio1 libbpf1 libcapstone4 libfdt1 libfuse3-3 libglib2.0-0 libgmp10
+    libgnutls30 libibverbs1 libjpeg62-turbo libnuma1 libpixman-1-0 libpmem1
+    libpng16-16 librdmacm1 libsasl2-2 libseccomp2 libslirp0 libudev1
+    liburing2 libvdeplug2 libzstd1 zlib1g
 )
 
 apt-get update

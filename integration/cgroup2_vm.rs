@@ -1,0 +1,238 @@
+//! nook's cgroupfs driver on a pure cgroup v2 host, in a qemu VM.
+//!
+//! This machine keeps a cgroup v1 hybrid layout that no test may remount, so
+//! `scripts/vm/build.sh` builds a throw-away VM from Debian packages (kernel,
+//! qemu, busybox, runc) with the built nook inside, and `scripts/vm/run.sh`
+//! boots it (TCG). Inside, `scripts/vm/cgroup2-test.sh` runs the same checks
+//! for nook and for runc (runc passing shows the checks are right) and prints
+//! one `ok|not ok RUNTIME CHECK DETAIL` line per check; this test requires
+//! every expected check to pass for both.
+//!
+//! The VM's parts are cached in `target/vm` and reused; only the archive
+//! holding nook is rebuilt when nook changes. qemu is ended by its pid if the
+//! run exceeds its time limit.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Every check the script in the VM reports, for each runtime.
+const CHECKS: &[&str] = &[
+    "create",
+    "cgroup-created",
+    "memory.max",
+    "memory.swap.max",
+    "pids.max",
+    "cpu.max",
+    "cpu.weight",
+    "init-in-cgroup-before-start",
+    "status-created",
+    "start",
+    "cpu-throttled",
+    "delete",
+    "delete-removes-cgroup",
+    "memory-oom-kill",
+    "pids-fork-limit",
+    "force-delete-removes-cgroup",
+];
+
+const RUNTIMES: &[&str] = &["nook", "runc"];
+
+/// The first build downloads about 85 MB of packages and unpacks a kernel.
+const BUILD_TIME_LIMIT: Duration = Duration::from_secs(300);
+/// Booting and the checks take about 20 s under TCG on 2 cores; a run that
+/// takes this long is hung.
+const RUN_TIME_LIMIT: Duration = Duration::from_secs(180);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/vm` next to the test binaries (CARGO_TARGET_TMPDIR is `target/tmp`),
+/// the same cache `scripts/vm/build.sh` uses by default.
+fn vm_dir() -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(&tmp).join("vm")
+}
+
+/// What a command printed (stdout and stderr, merged by line) and how it
+/// ended; `status` is None when it ran past its time limit and was killed.
+struct Run {
+    lines: Vec<String>,
+    status: Option<ExitStatus>,
+}
+
+/// Run `command`, echoing its output to stderr (the test harness shows it when
+/// the test fails), within `limit`. On timeout, `on_timeout` gets to end what
+/// the child started (qemu), then the child itself is killed.
+fn run_with_limit(mut command: Command, limit: Duration, on_timeout: impl Fn()) -> Run {
+    let (sender, receiver) = mpsc::channel::<String>();
+    let mut child: Child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let sender = sender.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).split(b'\n').map_while(Result::ok) {
+                // The serial console ends lines with \r\n.
+                let line = String::from_utf8_lossy(&line).trim_end().to_string();
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(sender);
+
+    let deadline = Instant::now() + limit;
+    let mut lines = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok(line) => {
+                eprintln!("{line}");
+                lines.push(line);
+            }
+            // Both streams closed: the command (and qemu) are done.
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                eprintln!("timed out after {limit:?}: ending {command:?}");
+                on_timeout();
+                // Give the child a moment to reap what on_timeout ended (so
+                // qemu is not left a zombie), then end it too.
+                let grace = Instant::now() + Duration::from_secs(5);
+                while matches!(child.try_wait(), Ok(None)) && Instant::now() < grace {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+                return Run {
+                    lines,
+                    status: None,
+                };
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .unwrap_or_else(|e| panic!("waiting for {command:?}: {e}"));
+    Run {
+        lines,
+        status: Some(status),
+    }
+}
+
+/// The verdict on the lines the VM printed: every (runtime, check) pair must
+/// have an `ok` line, and no line may be `not ok`. Returns the problems.
+fn problems(lines: &[String], runtimes: &[&str], checks: &[&str]) -> Vec<String> {
+    let mut problems: Vec<String> = lines
+        .iter()
+        .filter(|line| line.starts_with("not ok "))
+        .cloned()
+        .collect();
+    for runtime in runtimes {
+        for check in checks {
+            let reported = |verdict: &str| {
+                let prefix = format!("{verdict} {runtime} {check}");
+                lines
+                    .iter()
+                    .any(|line| line == &prefix || line.starts_with(&format!("{prefix} ")))
+            };
+            if !reported("ok") && !reported("not ok") {
+                problems.push(format!("no result for {runtime} {check}"));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn cgroupfs_driver_on_pure_cgroup_v2_vm() {
+    let nook = Path::new(env!("CARGO_BIN_EXE_nook"));
+    let vm_dir = vm_dir();
+
+    let mut build = Command::new(repo().join("scripts/vm/build.sh"));
+    build.arg(nook).env("VM_DIR", &vm_dir);
+    let built = run_with_limit(build, BUILD_TIME_LIMIT, || {});
+    assert!(
+        built.status.is_some_and(|s| s.success()),
+        "scripts/vm/build.sh failed ({:?}); install the VM's dependencies with scripts/install-deps.sh",
+        built.status
+    );
+
+    let pid_file = vm_dir.join(format!("qemu-{}.pid", std::process::id()));
+    let _ = std::fs::remove_file(&pid_file);
+    let mut boot = Command::new(repo().join("scripts/vm/run.sh"));
+    boot.arg(&vm_dir).env("VM_QEMU_PIDFILE", &pid_file);
+    let started = Instant::now();
+    let ran = run_with_limit(boot, RUN_TIME_LIMIT, || {
+        // qemu is our grandchild (run.sh started it): end it by its pid.
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    });
+    let _ = std::fs::remove_file(&pid_file);
+    eprintln!("VM run took {:?}", started.elapsed());
+
+    let status = ran
+        .status
+        .unwrap_or_else(|| panic!("the VM did not finish within {RUN_TIME_LIMIT:?}"));
+    let problems = problems(&ran.lines, RUNTIMES, CHECKS);
+    assert!(
+        problems.is_empty(),
+        "cgroup v2 checks failed in the VM:\n{}",
+        problems.join("\n")
+    );
+    assert!(
+        ran.lines.iter().any(|l| l == "NOOK-VM-EXIT 0"),
+        "the VM's test script did not report success (exit marker missing)"
+    );
+    assert!(status.success(), "scripts/vm/run.sh ended with {status}");
+}
+
+#[test]
+fn verdict_needs_every_check_and_no_failure() {
+    let lines = |text: &str| text.lines().map(str::to_string).collect::<Vec<_>>();
+    let checks = &["memory.max", "pids.max"];
+    let all_ok = lines("ok nook memory.max 67108864\nok nook pids.max 20");
+    assert!(problems(&all_ok, &["nook"], checks).is_empty());
+
+    let one_failed = lines("ok nook memory.max 1\nnot ok nook pids.max want '20' got 'max'");
+    assert_eq!(
+        problems(&one_failed, &["nook"], checks),
+        vec!["not ok nook pids.max want '20' got 'max'"]
+    );
+
+    // memory.max must not count as a report of memory.max.foo, nor the reverse.
+    let missing = lines("ok nook memory.maxx 1\nok runc pids.max 20");
+    assert_eq!(
+        problems(&missing, &["nook"], checks),
+        vec![
+            "no result for nook memory.max",
+            "no result for nook pids.max"
+        ]
+    );
+}

@@ -1,0 +1,232 @@
+#!/bin/sh
+# The cgroupfs driver on a pure cgroup v2 host, run inside the test VM (busybox
+# sh, as /test.sh) for nook and for runc: runc passing the same checks shows
+# the checks themselves are right.
+#
+# For each runtime, with linux.cgroupsPath /nook-vm-test/c1 and memory 64 MiB
+# (swap the same, so no swap), pids 20, cpu quota 50000/100000 and shares 512:
+# - create makes the cgroup, writes memory.max, memory.swap.max, pids.max,
+#   cpu.max and cpu.weight (shares 512 -> weight 1 + (510 * 9999) / 262142 =
+#   20, the conversion runc and crun use), and puts the init in it before start;
+# - the limits are enforced: a busy loop is throttled (cpu.stat), a shell that
+#   grows a string past 64 MiB is OOM-killed (exit 137 from `run`), forks
+#   beyond pids.max fail;
+# - delete removes the cgroup, after a stop and (--force) of a running one.
+#
+# Prints one line per check: "ok RUNTIME NAME DETAIL" or "not ok RUNTIME NAME
+# DETAIL". Exits 1 if any nook check failed (runc's are reported only).
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+CG=/sys/fs/cgroup
+CGPATH=/nook-vm-test/c1
+CGDIR=$CG$CGPATH
+ID=c1
+# Every runtime command gets this long before it counts as hung (and is
+# killed: a hung runtime must not hang the VM).
+TIMEOUT=${VM_TEST_TIMEOUT:-20}
+nook_failed=0
+
+report() { # ok|not-ok RUNTIME NAME DETAIL...
+    verdict=$1 runtime=$2 name=$3
+    shift 3
+    if [ "$verdict" = ok ]; then
+        echo "ok $runtime $name${*:+ $*}"
+    else
+        echo "not ok $runtime $name${*:+ $*}"
+        [ "$runtime" = nook ] && nook_failed=1
+    fi
+}
+
+check_eq() { # RUNTIME NAME WANT GOT
+    if [ "$3" = "$4" ]; then
+        report ok "$1" "$2" "$4"
+    else
+        report not-ok "$1" "$2" "want '$3' got '$4'"
+    fi
+}
+
+read_file() { # FILE: its content, or "<missing>"
+    cat "$1" 2>/dev/null || echo "<missing>"
+}
+
+# Write the bundle's config.json with the given process args (a JSON array).
+write_config() { # BUNDLE ARGS_JSON
+    cat >"$1/config.json" <<EOF
+{
+  "ociVersion": "1.0.2",
+  "process": {
+    "terminal": false,
+    "user": { "uid": 0, "gid": 0 },
+    "args": $2,
+    "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+    "cwd": "/",
+    "capabilities": {
+      "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+      "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+      "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    },
+    "noNewPrivileges": true
+  },
+  "root": { "path": "/rootfs" },
+  "hostname": "vm",
+  "mounts": [
+    { "destination": "/proc", "type": "proc", "source": "proc" },
+    { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+      "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+    { "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+      "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] },
+    { "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+      "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+    { "destination": "/sys", "type": "sysfs", "source": "sysfs",
+      "options": ["nosuid", "noexec", "nodev", "ro"] },
+    { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+      "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }
+  ],
+  "linux": {
+    "cgroupsPath": "$CGPATH",
+    "resources": {
+      "memory": { "limit": 67108864, "swap": 67108864 },
+      "pids": { "limit": 20 },
+      "cpu": { "shares": 512, "quota": 50000, "period": 100000 }
+    },
+    "namespaces": [
+      { "type": "pid" }, { "type": "network" }, { "type": "ipc" },
+      { "type": "uts" }, { "type": "mount" }, { "type": "cgroup" }
+    ],
+    "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list"],
+    "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
+  }
+}
+EOF
+}
+
+# The container's status from `RUNTIME state` ("created", "running", ...).
+status_of() { # RUNTIME ROOT
+    timeout -s KILL "$TIMEOUT" "$1" --root "$2" state "$ID" 2>/dev/null |
+        sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p'
+}
+
+test_runtime() { # RUNTIME
+    rt=$1
+    root=/run/vm-test-$rt
+    bundle=/tmp/bundle-$rt
+    # All bundles share the initramfs's busybox root filesystem, /rootfs.
+    mkdir -p "$bundle"
+
+    # --- create: the cgroup and its limits exist before user code runs ---
+    write_config "$bundle" '["sh", "-c", "while :; do :; done"]'
+    # Into a file, not $(...): the container's init inherits create's stdout
+    # and would keep a command substitution waiting until it exits.
+    if timeout -s KILL "$TIMEOUT" "$rt" --root "$root" create --bundle "$bundle" --pid-file "$bundle/pid" "$ID" >"$bundle/create.out" 2>&1; then
+        report ok "$rt" create
+    else
+        report not-ok "$rt" create "$(tail -n 3 "$bundle/create.out" | tr '\n' ' ')"
+        return
+    fi
+    if [ -d "$CGDIR" ]; then report ok "$rt" cgroup-created "$CGDIR"; else report not-ok "$rt" cgroup-created "no $CGDIR"; fi
+    check_eq "$rt" memory.max 67108864 "$(read_file "$CGDIR/memory.max")"
+    check_eq "$rt" memory.swap.max 0 "$(read_file "$CGDIR/memory.swap.max")"
+    check_eq "$rt" pids.max 20 "$(read_file "$CGDIR/pids.max")"
+    check_eq "$rt" cpu.max "50000 100000" "$(read_file "$CGDIR/cpu.max")"
+    check_eq "$rt" cpu.weight 20 "$(read_file "$CGDIR/cpu.weight")"
+    pid=$(cat "$bundle/pid" 2>/dev/null)
+    if [ -n "$pid" ] && grep -qx "$pid" "$CGDIR/cgroup.procs" 2>/dev/null; then
+        report ok "$rt" init-in-cgroup-before-start "pid $pid"
+    else
+        report not-ok "$rt" init-in-cgroup-before-start "pid '$pid' not in $CGDIR/cgroup.procs: $(read_file "$CGDIR/cgroup.procs" | tr '\n' ' ')"
+    fi
+    check_eq "$rt" status-created created "$(status_of "$rt" "$root")"
+
+    # --- start: the busy loop runs, and cpu.max throttles it ---
+    if out=$(timeout -s KILL "$TIMEOUT" "$rt" --root "$root" start "$ID" 2>&1); then
+        report ok "$rt" start
+    else
+        report not-ok "$rt" start "$out"
+    fi
+    sleep 1
+    throttled=$(sed -n 's/^nr_throttled //p' "$CGDIR/cpu.stat" 2>/dev/null)
+    if [ "${throttled:-0}" -gt 0 ]; then
+        report ok "$rt" cpu-throttled "nr_throttled $throttled"
+    else
+        report not-ok "$rt" cpu-throttled "nr_throttled '${throttled}' after 1 s of a busy loop"
+    fi
+
+    # --- kill, delete: the cgroup goes away ---
+    timeout -s KILL "$TIMEOUT" "$rt" --root "$root" kill "$ID" KILL 2>/dev/null
+    i=0
+    while [ "$(status_of "$rt" "$root")" != stopped ] && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if out=$(timeout -s KILL "$TIMEOUT" "$rt" --root "$root" delete "$ID" 2>&1); then
+        report ok "$rt" delete
+    else
+        report not-ok "$rt" delete "$out"
+        timeout -s KILL "$TIMEOUT" "$rt" --root "$root" delete --force "$ID" >/dev/null 2>&1
+    fi
+    if [ -e "$CGDIR" ]; then
+        report not-ok "$rt" delete-removes-cgroup "$CGDIR still exists"
+        rmdir "$CGDIR" 2>/dev/null
+    else
+        report ok "$rt" delete-removes-cgroup
+    fi
+
+    # --- memory.max: a shell doubling a string to 64 MiB (96 MiB live at the
+    # last step) is OOM-killed; without the limit it prints "survived" ---
+    write_config "$bundle" '["sh", "-c", "x=a; i=0; while [ $i -lt 26 ]; do x=$x$x; i=$((i + 1)); done; echo survived"]'
+    out=$(timeout -s KILL "$TIMEOUT" "$rt" --root "$root" run --bundle "$bundle" "$ID" 2>&1)
+    rc=$?
+    if [ $rc = 137 ]; then
+        report ok "$rt" memory-oom-kill "run exit 137"
+    else
+        report not-ok "$rt" memory-oom-kill "run exit $rc, want 137: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
+    fi
+    timeout -s KILL "$TIMEOUT" "$rt" --root "$root" delete --force "$ID" >/dev/null 2>&1
+
+    # --- pids.max: 40 background sleeps cannot all be forked under 20 ---
+    write_config "$bundle" '["sh", "-c", "for i in $(seq 1 40); do sleep 10 & done; echo forked-all"]'
+    out=$(timeout -s KILL "$TIMEOUT" "$rt" --root "$root" run --bundle "$bundle" "$ID" 2>&1)
+    rc=$?
+    case $out in
+    *forked-all*) report not-ok "$rt" pids-fork-limit "40 forks succeeded (run exit $rc)" ;;
+    *"can't fork"* | *"Resource temporarily unavailable"*)
+        report ok "$rt" pids-fork-limit "run exit $rc, fork failed" ;;
+    *) report not-ok "$rt" pids-fork-limit "run exit $rc, no fork failure in: $(echo "$out" | tail -n 3 | tr '\n' ' ')" ;;
+    esac
+    timeout -s KILL "$TIMEOUT" "$rt" --root "$root" delete --force "$ID" >/dev/null 2>&1
+    [ -e "$CGDIR" ] && rmdir "$CGDIR" 2>/dev/null
+
+    # --- delete --force of a running container removes its cgroup too ---
+    write_config "$bundle" '["sleep", "100"]'
+    timeout -s KILL "$TIMEOUT" "$rt" --root "$root" create --bundle "$bundle" "$ID" >"$bundle/create.out" 2>&1 &&
+        timeout -s KILL "$TIMEOUT" "$rt" --root "$root" start "$ID" >/dev/null 2>&1
+    if [ "$(status_of "$rt" "$root")" != running ]; then
+        report not-ok "$rt" force-delete-removes-cgroup "container not running: $(tail -n 3 "$bundle/create.out" | tr '\n' ' ')"
+    elif ! out=$(timeout -s KILL "$TIMEOUT" "$rt" --root "$root" delete --force "$ID" 2>&1); then
+        report not-ok "$rt" force-delete-removes-cgroup "delete --force failed: $out"
+    elif [ -e "$CGDIR" ]; then
+        report not-ok "$rt" force-delete-removes-cgroup "$CGDIR still exists"
+    else
+        report ok "$rt" force-delete-removes-cgroup
+    fi
+    timeout -s KILL "$TIMEOUT" "$rt" --root "$root" delete --force "$ID" >/dev/null 2>&1
+    [ -e "$CGDIR" ] && rmdir "$CGDIR" 2>/dev/null
+
+    rmdir "$CG/nook-vm-test" 2>/dev/null
+}
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+echo "vm: $(uname -r), cgroup controllers: $(cat $CG/cgroup.controllers), up $(uptime_s) s"
+for rt in nook runc; do
+    if command -v "$rt" >/dev/null; then
+        echo "vm: $rt: $("$rt" --version 2>&1 | head -n 1)"
+        started=$(uptime_s)
+        test_runtime "$rt"
+        echo "vm: $rt checks took $(echo "$(uptime_s) $started" | awk '{ printf "%.1f", $1 - $2 }') s"
+    else
+        report not-ok "$rt" present "not in the initramfs"
+    fi
+done
+exit $nook_failed
