@@ -74,20 +74,16 @@ impl Drop for RawMode {
 
 /// Copy the host terminal's window size to the pty (on start and SIGWINCH).
 pub fn copy_window_size(master: BorrowedFd) {
-    let mut ws: libc::winsize = unsafe_zeroed_winsize();
-    // SAFETY: TIOCGWINSZ writes a winsize into `ws`, which is valid for writes.
-    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } == 0 {
-        // SAFETY: TIOCSWINSZ reads a winsize from `ws`.
-        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-    }
-}
-
-fn unsafe_zeroed_winsize() -> libc::winsize {
-    libc::winsize {
+    let mut ws = libc::winsize {
         ws_row: 0,
         ws_col: 0,
         ws_xpixel: 0,
         ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes a winsize into `ws`, which is valid for writes.
+    if unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } == 0 {
+        // SAFETY: TIOCSWINSZ reads a winsize from `ws`.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }
 }
 

@@ -39,20 +39,16 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     let bundle = crate::spec::load_bundle(a.opts.bundle.as_deref())?;
     let relay =
         a.opts.console_socket.is_none() && !a.detach && super::create::wants_terminal(&bundle);
-    let mut c = if relay {
+    let (mut c, master) = if relay {
         let (ours, theirs) = console_relay::console_pair()?;
         let c = super::create::create_from_bundle(g, &a.id, &a.opts, bundle, Some(theirs))?;
-        let master = console_relay::receive_master(&ours)?;
-        Terminal::Relay(master, c)
+        (c, Some(console_relay::receive_master(&ours)?))
     } else {
-        Terminal::None(super::create::create_from_bundle(
-            g, &a.id, &a.opts, bundle, None,
-        )?)
+        let c = super::create::create_from_bundle(g, &a.id, &a.opts, bundle, None)?;
+        (c, None)
     };
-    let master = c.master();
-    let mut c = c.into_container();
     if let Err(e) = crate::lifecycle::start(&c) {
-        let _ = crate::lifecycle::kill_and_wait(&c);
+        // delete --force kills the init and waits for it.
         let _ = crate::lifecycle::delete(c, true);
         return Err(e);
     }
@@ -67,25 +63,6 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         crate::lifecycle::delete(c, true)?;
     }
     Ok(code)
-}
-
-enum Terminal {
-    None(Container),
-    Relay(OwnedFd, Container),
-}
-
-impl Terminal {
-    fn master(&mut self) -> Option<OwnedFd> {
-        match self {
-            Terminal::Relay(m, _) => m.try_clone().ok(),
-            Terminal::None(_) => None,
-        }
-    }
-    fn into_container(self) -> Container {
-        match self {
-            Terminal::None(c) | Terminal::Relay(_, c) => c,
-        }
-    }
 }
 
 /// Wait for the init to exit, forwarding signals and (with a terminal

@@ -1,16 +1,20 @@
 //! `delete`: a stopped or created container is removed; a running or paused
 //! one only with --force, after it is killed. Removal takes the cgroup, runs
 //! poststop hooks (failures are warnings) and removes the state directory.
+use crate::cgroups::Manager;
 use crate::container::{Container, Status};
 use crate::hooks;
 use anyhow::{bail, Result};
 use std::time::{Duration, Instant};
 
 pub fn delete(c: Container, force: bool) -> Result<()> {
+    // One manager for the kill and the removal (building it reads the host's
+    // cgroup layout).
+    let mgr = crate::cgroups::manager_for(&c.state.cgroup).ok();
     let status = c.status();
     match status {
         Status::Stopped => {}
-        Status::Created => kill_and_wait(&c)?,
+        Status::Created => kill_with(&c, mgr.as_deref())?,
         Status::Running | Status::Paused | Status::Creating => {
             if !force {
                 bail!(
@@ -18,10 +22,10 @@ pub fn delete(c: Container, force: bool) -> Result<()> {
                     c.state.id
                 );
             }
-            kill_and_wait(&c)?;
+            kill_with(&c, mgr.as_deref())?;
         }
     }
-    if let Ok(mgr) = crate::cgroups::manager_for(&c.state.cgroup) {
+    if let Some(mgr) = &mgr {
         mgr.destroy()?;
     }
     let state = hooks::state_json(
@@ -49,11 +53,15 @@ pub fn delete(c: Container, force: bool) -> Result<()> {
 /// thawed so the kill can be delivered.
 pub fn kill_and_wait(c: &Container) -> Result<()> {
     let mgr = crate::cgroups::manager_for(&c.state.cgroup).ok();
+    kill_with(c, mgr.as_deref())
+}
+
+fn kill_with(c: &Container, mgr: Option<&dyn Manager>) -> Result<()> {
     if c.init_alive() {
         // SAFETY: kill(2) has no memory effects.
         unsafe { libc::kill(c.state.pid, libc::SIGKILL) };
     }
-    if let Some(mgr) = &mgr {
+    if let Some(mgr) = mgr {
         if !c.state.new_pid_namespace {
             for pid in mgr.pids().unwrap_or_default() {
                 // SAFETY: as above.
