@@ -11,6 +11,7 @@ mod fs;
 pub mod host;
 pub mod path;
 mod pids;
+pub mod stats;
 pub mod systemd_path;
 mod v1;
 mod v2;
@@ -51,6 +52,8 @@ pub trait Manager {
     fn freeze(&self, frozen: bool) -> Result<()>;
     /// Whether the cgroup is frozen now.
     fn is_frozen(&self) -> Result<bool>;
+    /// Resource usage now, for `events` (runc's stats layout).
+    fn stats(&self) -> Result<stats::Stats>;
     /// Remove the cgroup (every hierarchy). Succeeds if it is already gone.
     fn destroy(&self) -> Result<()>;
     /// The cgroup's directory per hierarchy, for messages and tests.

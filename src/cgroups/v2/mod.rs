@@ -152,6 +152,10 @@ impl Manager for V2Manager {
         freezer::events_frozen(&self.path)
     }
 
+    fn stats(&self) -> Result<super::stats::Stats> {
+        super::stats::v2::read(self.existing_path()?)
+    }
+
     fn destroy(&self) -> Result<()> {
         fs::remove_tree(&self.path)
     }
