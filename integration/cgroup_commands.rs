@@ -94,7 +94,11 @@ fn pause_freezes_the_container_and_resume_restarts_it() {
     assert_eq!(read(&cgroup_dir(pid, "freezer"), "freezer.state"), "FROZEN");
     let frozen_at = counter(&bundle);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(counter(&bundle), frozen_at, "the counter moved while paused");
+    assert_eq!(
+        counter(&bundle),
+        frozen_at,
+        "the counter moved while paused"
+    );
 
     // runc's errors for the wrong status.
     let again = rt.exec(&["pause", &id]);
@@ -155,7 +159,9 @@ fn delete_force_of_a_paused_container_leaves_nothing() {
     assert!(plain.stderr.contains("paused"), "{plain}");
     rt.delete_force(&id).assert_ok();
     assert!(
-        wait_until(Duration::from_secs(5), || !common::procfs::process_alive(pid)),
+        wait_until(Duration::from_secs(5), || !common::procfs::process_alive(
+            pid
+        )),
         "init {pid} survived delete --force"
     );
     for dir in cgroups {
@@ -292,10 +298,7 @@ fn update_from_a_resources_file_and_from_stdin() {
     assert_eq!(read(&cgroup_dir(pid, "pids"), "pids.max"), "12");
     assert_eq!(read(&cgroup_dir(pid, "cpu"), "cpu.shares"), "256");
 
-    let bad = rt.exec_with_stdin(
-        &["update", "-r", "-", &id],
-        br#"{"pids": {"limit": "x"}}"#,
-    );
+    let bad = rt.exec_with_stdin(&["update", "-r", "-", &id], br#"{"pids": {"limit": "x"}}"#);
     bad.assert_fail();
     assert!(bad.stderr.contains("limit"), "{bad}");
     assert_eq!(read(&cgroup_dir(pid, "pids"), "pids.max"), "12");
@@ -456,12 +459,15 @@ fn events_stats_prints_one_stats_object() {
     let out = rt.exec(&["events", "--stats", &id]);
     out.assert_ok();
     assert_eq!(out.stdout.trim().lines().count(), 1, "{out}");
-    let event: Value = serde_json::from_str(out.stdout.trim())
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
+    let event: Value =
+        serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
     assert_eq!(event["type"], "stats");
     assert_eq!(event["id"], id.as_str());
     let data = &event["data"];
-    assert!(data["cpu"]["usage"]["total"].as_u64().unwrap_or(0) > 0, "{data}");
+    assert!(
+        data["cpu"]["usage"]["total"].as_u64().unwrap_or(0) > 0,
+        "{data}"
+    );
     assert!(data["cpu"]["usage"]["percpu"].is_array(), "{data}");
     assert!(data["cpu"]["usage"]["kernel"].is_u64(), "{data}");
     assert!(data["cpu"]["usage"]["user"].is_u64(), "{data}");
@@ -567,7 +573,13 @@ fn ps_lists_the_container_processes() {
         .position(|w| w == "PID")
         .unwrap_or_else(|| panic!("no PID column: {out}"));
     let pids: Vec<i32> = lines
-        .map(|l| l.split_whitespace().nth(pid_column).unwrap().parse().unwrap())
+        .map(|l| {
+            l.split_whitespace()
+                .nth(pid_column)
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
         .collect();
     assert_eq!(pids, vec![pid], "{out}");
     assert!(!pids.contains(&(std::process::id() as i32)));
@@ -575,10 +587,20 @@ fn ps_lists_the_container_processes() {
     // ps arguments after the id, with their own PID column position.
     let out = rt.exec(&["ps", &id, "-o", "comm,pid"]);
     out.assert_ok();
-    assert!(out.stdout.lines().nth(1).unwrap_or_default().starts_with("sleep"), "{out}");
+    assert!(
+        out.stdout
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .starts_with("sleep"),
+        "{out}"
+    );
     let no_pid = rt.exec(&["ps", &id, "-o", "comm"]);
     no_pid.assert_fail();
-    assert!(no_pid.stderr.contains("couldn't find PID field"), "{no_pid}");
+    assert!(
+        no_pid.stderr.contains("couldn't find PID field"),
+        "{no_pid}"
+    );
 
     let json = rt.exec(&["ps", "--format", "json", &id]);
     json.assert_ok();

@@ -78,7 +78,7 @@ pub enum Command {
     /// Print the features this runtime supports, as JSON.
     Features,
     /// Change the cgroup limits of a container.
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
     /// Freeze every process of a container.
     Pause(IdArg),
     /// Thaw a paused container.

@@ -17,7 +17,7 @@ pub fn run(g: &GlobalOpts, a: &UpdateArgs) -> Result<()> {
         Some(path) => UpdateRequest::Json(
             std::fs::read_to_string(path).with_context(|| format!("--resources {path}"))?,
         ),
-        None => UpdateRequest::Flags(flags_of(a)),
+        None => UpdateRequest::Flags(Box::new(flags_of(a))),
     };
     let mut c = super::open_root(g)?.load_locked(&a.id)?;
     crate::update::update(&mut c, request)

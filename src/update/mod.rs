@@ -17,7 +17,7 @@ pub enum UpdateRequest {
     /// `--resources FILE|-`: a `linux.resources` JSON document (flags ignored, as runc).
     Json(String),
     /// The individual flags.
-    Flags(ResourceFlags),
+    Flags(Box<ResourceFlags>),
 }
 
 /// Intel RDT (`--l3-cache-schema`, `--mem-bw-schema`): nook does not manage
