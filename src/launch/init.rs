@@ -38,6 +38,12 @@ pub struct InitContext<'a> {
 
 /// Run the init; never returns.
 pub fn run(ctx: InitContext) -> ! {
+    // Non-dumpable until the user program's execve resets it: a process in
+    // the container (sharing its pid namespace, or joined later) cannot
+    // ptrace the init or open its /proc/PID/{exe,mem,fd} while the runtime's
+    // code and open host files are in it (CVE-2016-9962, CVE-2019-5736).
+    // SAFETY: prctl(PR_SET_DUMPABLE) only changes a flag of this process.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let code = match setup(&ctx) {
         Ok(prepared) => {
             let err = after_ready(&ctx, prepared);
@@ -152,9 +158,6 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     }
     rootfs::finalize(spec, &ropts)?;
 
-    if let Some(adj) = process.oom_score_adj() {
-        linux::oom_score_adj::apply(adj)?;
-    }
     if let Some(rlimits) = process.rlimits() {
         linux::rlimits::apply(rlimits)?;
     }
