@@ -103,6 +103,11 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
 
     nix::unistd::setsid().context("setsid")?;
     if !ctx.no_new_keyring {
+        let label = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.selinux_label().clone());
+        linux::selinux::apply_keyring_label(label.as_deref())?;
         join_session_keyring(ctx.id)?;
     }
     let process = spec.process().as_ref().context("process: missing")?;
@@ -228,6 +233,18 @@ fn after_ready(ctx: &InitContext, p: Prepared) -> anyhow::Error {
     // The runtime may have blocked signals to forward them (`run`); the
     // container process starts with none blocked.
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // LSM labels last: they take effect at execve, so no runtime code runs
+    // confined by them.
+    if let Some(process) = spec.process() {
+        if let Err(e) =
+            linux::apparmor::apply_apparmor_profile(process.apparmor_profile().as_deref())
+        {
+            return e;
+        }
+        if let Err(e) = linux::selinux::apply_selinux_label(process.selinux_label().as_deref()) {
+            return e;
+        }
+    }
     linux::exec::execve(&p.executable, &p.args, &p.env)
 }
 
