@@ -47,12 +47,14 @@ pub fn attach_device_filter(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
     let program = compile::compile(rules).context("linux.resources.devices")?;
     match attach::replace_device_filter(dir, &program) {
         Ok(()) => Ok(()),
-        // Inside a user namespace bpf(2) is not permitted; runc ignores the
-        // filter there too (such a container cannot mknod, and a device
-        // node it sees keeps its host permissions).
-        Err(e) if in_user_namespace() => {
+        // Loading and attaching a device program takes CAP_SYS_ADMIN (and
+        // CAP_BPF) in the initial user namespace. Without them (rootless, or
+        // inside a user namespace) runc ignores device errors too: such a
+        // container cannot mknod, and a device node it sees keeps the
+        // host's permissions.
+        Err(e) if !privileged() => {
             crate::logging::warn(&format!(
-                "linux.resources.devices not enforced in a user namespace: {e:#}"
+                "linux.resources.devices not enforced (unprivileged): {e:#}"
             ));
             Ok(())
         }
@@ -65,13 +67,14 @@ fn is_on_cgroup2(dir: &Path) -> bool {
         .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
-/// Whether this process is in a user namespace other than the initial one,
-/// whose uid_map is the identity map of every uid.
-fn in_user_namespace() -> bool {
-    match std::fs::read_to_string("/proc/self/uid_map") {
-        Ok(map) => map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"],
-        Err(_) => false,
-    }
+/// Whether we run as root in the initial user namespace (whose uid_map is
+/// the identity map of every uid).
+fn privileged() -> bool {
+    let initial_user_namespace = match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(map) => map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"],
+        Err(_) => true,
+    };
+    initial_user_namespace && nix::unistd::Uid::effective().is_root()
 }
 
 #[cfg(test)]

@@ -233,3 +233,24 @@ pub fn prog_get_fd_by_id(id: u32) -> Result<OwnedFd, Errno> {
     // descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::v2::devices_bpf::insn::Reg;
+
+    #[test]
+    fn a_program_the_verifier_rejects_reports_its_log() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        // No exit: the verifier refuses a program that runs off its end.
+        let err = prog_load(&[Insn::mov64_imm(Reg::R0, 1)], "nook_test").unwrap_err();
+        assert_eq!(err.errno, Errno::EINVAL);
+        assert!(!err.log.is_empty(), "no verifier log");
+
+        let fd = prog_load(&[Insn::mov64_imm(Reg::R0, 1), Insn::exit()], "nook_test").unwrap();
+        assert!(fd.as_raw_fd() >= 0);
+    }
+}
