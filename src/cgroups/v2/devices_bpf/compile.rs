@@ -1,8 +1,10 @@
 //! Compile a device rule list into a BPF_PROG_TYPE_CGROUP_DEVICE program.
 //!
-//! Semantics (config-linux.md#allowed-device-list, as the v1 devices
-//! controller applies it): rules are read in order and the LAST rule that
-//! matches decides; nothing matches = deny. A rule matches a device when its
+//! Semantics (config-linux.md#allowed-device-list): rules are read in
+//! order and the LAST rule that matches decides; nothing matches = deny.
+//! (The v1 controller differs in one corner: there a deny only removes an
+//! allow with the very same type and numbers, so `allow c 1:* r` then
+//! `deny c 1:3 r` still lets 1:3 be read; here the deny wins.) A rule matches a device when its
 //! type is the device's or `a`, and its major and minor are the device's or
 //! wildcards.
 //!
