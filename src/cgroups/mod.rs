@@ -18,6 +18,7 @@ mod v2;
 
 pub use devices::{default_allowed_rules, validate_rules, DeviceRule};
 pub use v2::cpu_shares_to_weight;
+pub use v2::devices_bpf;
 
 use anyhow::{bail, Result};
 use host::{HostPaths, Layout};
