@@ -15,4 +15,5 @@ pub mod lifecycle;
 pub mod linux;
 pub mod logging;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
