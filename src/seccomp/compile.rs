@@ -59,3 +59,33 @@ fn memory_file() -> Result<File> {
     // SAFETY: fd is a fresh descriptor we own (checked above).
     Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOCKER: &str =
+        include_str!("../../integration/data/seccomp/docker-default.oci-amd64.json");
+
+    #[test]
+    fn docker_profile_compiles_to_the_same_program_every_time() {
+        let profile: LinuxSeccomp = serde_json::from_str(DOCKER).unwrap();
+        let a = compile(&profile).unwrap();
+        let b = compile(&profile).unwrap();
+        assert!(check_program(&a).is_ok());
+        // The cache relies on it: one profile, one program.
+        assert_eq!(a, b);
+        // A different rule gives a different program.
+        let mut other = profile.clone();
+        other.set_default_errno_ret(Some(38));
+        assert_ne!(compile(&other).unwrap(), a);
+    }
+
+    #[test]
+    fn program_shape_is_checked() {
+        assert!(check_program(&[]).is_err());
+        assert!(check_program(&[0; 12]).is_err());
+        assert!(check_program(&[0; 16]).is_ok());
+        assert!(check_program(&vec![0; 8 * (MAX_INSTRUCTIONS + 1)]).is_err());
+    }
+}

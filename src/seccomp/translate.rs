@@ -305,3 +305,166 @@ pub fn library_version() -> String {
         Err(_) => String::from("unknown"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn profile(v: serde_json::Value) -> LinuxSeccomp {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn check_err(v: serde_json::Value) -> String {
+        format!("{:#}", check(&profile(v)).unwrap_err())
+    }
+
+    #[test]
+    fn errno_only_where_the_action_takes_one() {
+        let ok = profile(
+            json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+            "syscalls": [{"names": ["ptrace"], "action": "SCMP_ACT_TRACE", "errnoRet": 7}]}),
+        );
+        assert!(check(&ok).is_ok());
+        let e = check_err(json!({"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 1}));
+        assert!(
+            e.starts_with("linux.seccomp.defaultErrnoRet: SCMP_ACT_ALLOW"),
+            "{e}"
+        );
+        let e = check_err(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["mkdir"], "action": "SCMP_ACT_KILL_PROCESS", "errnoRet": 1}]}));
+        assert!(e.starts_with("linux.seccomp.syscalls[1].errnoRet"), "{e}");
+        let e = check_err(json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 70000}));
+        assert!(e.contains("out of range"), "{e}");
+    }
+
+    #[test]
+    fn actions_map_to_libseccomp() {
+        let f = "f";
+        use LinuxSeccompAction as A;
+        assert_eq!(
+            to_action(A::ScmpActKill, None, f).unwrap(),
+            ScmpAction::KillThread
+        );
+        assert_eq!(
+            to_action(A::ScmpActKillThread, None, f).unwrap(),
+            ScmpAction::KillThread
+        );
+        assert_eq!(
+            to_action(A::ScmpActKillProcess, None, f).unwrap(),
+            ScmpAction::KillProcess
+        );
+        assert_eq!(
+            to_action(A::ScmpActTrap, None, f).unwrap(),
+            ScmpAction::Trap
+        );
+        assert_eq!(
+            to_action(A::ScmpActErrno, None, f).unwrap(),
+            ScmpAction::Errno(libc::EPERM)
+        );
+        assert_eq!(
+            to_action(A::ScmpActErrno, Some(38), f).unwrap(),
+            ScmpAction::Errno(38)
+        );
+        assert_eq!(
+            to_action(A::ScmpActTrace, Some(3), f).unwrap(),
+            ScmpAction::Trace(3)
+        );
+        assert_eq!(to_action(A::ScmpActLog, None, f).unwrap(), ScmpAction::Log);
+        assert_eq!(
+            to_action(A::ScmpActNotify, None, f).unwrap(),
+            ScmpAction::Notify
+        );
+        assert_eq!(
+            to_action(A::ScmpActAllow, None, f).unwrap(),
+            ScmpAction::Allow
+        );
+        assert_eq!(action_name(A::ScmpActKillProcess), "SCMP_ACT_KILL_PROCESS");
+        assert_eq!(arch_name(Arch::ScmpArchMips64n32), "SCMP_ARCH_MIPS64N32");
+    }
+
+    #[test]
+    fn masked_eq_takes_the_mask_from_value() {
+        let arg: LinuxSeccompArg = serde_json::from_value(
+            json!({"index": 2, "value": 56, "valueTwo": 8, "op": "SCMP_CMP_MASKED_EQ"}),
+        )
+        .unwrap();
+        assert_eq!(
+            to_comparison(&arg),
+            ScmpArgCompare::new(2, ScmpCompareOp::MaskedEqual(56), 8)
+        );
+        let arg: LinuxSeccompArg =
+            serde_json::from_value(json!({"index": 0, "value": 5, "op": "SCMP_CMP_LE"})).unwrap();
+        assert_eq!(
+            to_comparison(&arg),
+            ScmpArgCompare::new(0, ScmpCompareOp::LessOrEqual, 5)
+        );
+    }
+
+    #[test]
+    fn notify_rules() {
+        let e = check_err(json!({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/a"}));
+        assert!(e.starts_with("linux.seccomp.defaultAction"), "{e}");
+        let e = check_err(
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/a",
+            "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_NOTIFY"}]}),
+        );
+        assert!(e.starts_with("linux.seccomp.syscalls[0].names"), "{e}");
+        let e = check_err(json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}));
+        assert!(e.starts_with("linux.seccomp.listenerPath"), "{e}");
+        let e = check_err(json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "m"}));
+        assert!(e.starts_with("linux.seccomp.listenerMetadata"), "{e}");
+        let s = check(&profile(
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/a",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
+        ))
+        .unwrap();
+        assert!(s.notify);
+        assert_eq!(s.flags, FLAG_NEW_LISTENER);
+    }
+
+    #[test]
+    fn flags_map_to_seccomp_filter_flags() {
+        let s = check(&profile(
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": [
+            "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}),
+        ))
+        .unwrap();
+        // TSYNC is a no-op for a single thread; WAIT_KILLABLE_RECV needs a listener.
+        assert_eq!(s.flags, FLAG_LOG | FLAG_SPEC_ALLOW);
+        assert!(!s.notify);
+        let s = check(&profile(
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/a",
+            "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
+        ))
+        .unwrap();
+        assert_eq!(s.flags, FLAG_NEW_LISTENER | FLAG_WAIT_KILLABLE_RECV);
+    }
+
+    #[test]
+    fn argument_index_and_names_are_checked() {
+        let e = check_err(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["read"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                      {"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}));
+        assert!(
+            e.starts_with("linux.seccomp.syscalls[0].args[1].index"),
+            "{e}"
+        );
+        let e = check_err(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": [], "action": "SCMP_ACT_ERRNO"}]}));
+        assert!(e.starts_with("linux.seccomp.syscalls[0].names"), "{e}");
+    }
+
+    #[test]
+    fn unknown_syscalls_and_default_action_rules_are_skipped() {
+        let p = profile(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+            {"names": ["no_such_syscall_at_all", "read"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["write"], "action": "SCMP_ACT_ERRNO"}]}));
+        assert!(build_filter(&p).is_ok());
+    }
+}
