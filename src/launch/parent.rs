@@ -194,17 +194,9 @@ pub fn create(req: CreateRequest) -> Result<Created> {
         match msg {
             Some(Msg::SeccompListener) => {
                 let fd = fd.context("protocol: SeccompListener came without an fd")?;
-                let seccomp_config = spec
-                    .linux()
-                    .as_ref()
-                    .and_then(|l| l.seccomp().as_ref())
-                    .context("protocol: SeccompListener without linux.seccomp")?;
                 let state =
                     hooks::state_json(&req.id, "creating", init_pid, &req.bundle.dir, &annotations);
-                let state = serde_json::from_slice(&state).unwrap_or_default();
-                let doc = crate::seccomp::notify::process_state(seccomp_config, init_pid, state);
-                crate::seccomp::notify::send_to_listener(seccomp_config, &doc, fd.as_fd())?;
-                drop(fd);
+                crate::seccomp::notify::forward(spec, init_pid, &state, fd.as_fd())?;
                 parent_end.send(&Msg::SeccompListenerDone)?;
             }
             Some(Msg::MapsRequest) => {
