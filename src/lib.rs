@@ -17,5 +17,6 @@ pub mod linux;
 pub mod logging;
 pub mod ps;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 pub mod update;

@@ -34,6 +34,8 @@ pub struct InitContext<'a> {
     pub preserve_fds: u32,
     /// Socket activation fds nook itself was given (LISTEN_FDS), passed on.
     pub listen_fds: u32,
+    /// linux.seccomp, compiled by the runtime before the clone.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
 }
 
 /// Run the init; never returns.
@@ -176,6 +178,7 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
         linux::io_priority::apply(p)?;
     }
 
+    crate::seccomp::install_before_capabilities(ctx.seccomp, &ctx.channel)?;
     linux::capabilities::apply_bounding(process.capabilities().as_ref())?;
     linux::user::switch(process.user())?;
     let cwd = process.cwd();
@@ -233,7 +236,7 @@ fn after_ready(ctx: &InitContext, p: Prepared) -> anyhow::Error {
     // The runtime may have blocked signals to forward them (`run`); the
     // container process starts with none blocked.
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    // LSM labels last: they take effect at execve, so no runtime code runs
+    // LSM labels just before exec: they take effect at execve, so no runtime code runs
     // confined by them.
     if let Some(process) = spec.process() {
         if let Err(e) =
@@ -244,6 +247,10 @@ fn after_ready(ctx: &InitContext, p: Prepared) -> anyhow::Error {
         if let Err(e) = linux::selinux::apply_selinux_label(process.selinux_label().as_deref()) {
             return e;
         }
+    }
+    // Seccomp after them: the profile may deny the writes they make.
+    if let Err(e) = crate::seccomp::install_before_exec(ctx.seccomp) {
+        return e;
     }
     linux::exec::execve(&p.executable, &p.args, &p.env)
 }
