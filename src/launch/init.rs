@@ -8,10 +8,10 @@ use super::namespaces::{self, NamespacePlan};
 use super::protocol::{Channel, Msg};
 use crate::hooks;
 use crate::linux;
+use crate::linux::process::Prepared;
 use crate::rootfs::{self, RootfsOptions};
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
-use nix::sys::signal::{SigSet, SigmaskHow};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::ffi::CString;
 use std::io::Write;
@@ -52,13 +52,6 @@ pub fn run(ctx: InitContext) -> ! {
     // SAFETY: _exit ends the process without running destructors or atexit
     // handlers that belong to the parent's copy of the runtime.
     unsafe { libc::_exit(code) }
-}
-
-/// What the init has resolved before `Ready` and uses after it.
-struct Prepared {
-    executable: CString,
-    args: Vec<String>,
-    env: Vec<String>,
 }
 
 fn setup(ctx: &InitContext) -> Result<Prepared> {
@@ -155,44 +148,19 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     if let Some(adj) = process.oom_score_adj() {
         linux::oom_score_adj::apply(adj)?;
     }
-    if let Some(rlimits) = process.rlimits() {
-        linux::rlimits::apply(rlimits)?;
-    }
-    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
-        linux::personality::apply(p)?;
-    }
-    if let Some(s) = process.scheduler() {
-        linux::scheduler::apply(s)?;
-    }
-    if let Some(p) = process.io_priority() {
-        linux::io_priority::apply(p)?;
-    }
-
-    linux::capabilities::apply_bounding(process.capabilities().as_ref())?;
-    linux::user::switch(process.user())?;
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd)
-        .with_context(|| format!("process.cwd {}: cannot change into it", cwd.display()))?;
-    check_cwd_inside_root(cwd)?;
-    linux::capabilities::apply_sets(process.capabilities().as_ref())?;
-
-    let args = process.args().clone().unwrap_or_default();
-    let mut env = process.env().clone().unwrap_or_default();
-    let executable = linux::exec::find_executable(&args[0], &env)?;
-    if process.no_new_privileges().unwrap_or(false) {
-        linux::no_new_privs::set_no_new_privileges()?;
-    }
+    let prepared = linux::process::apply_process_attributes(
+        process,
+        &linux::process::ProcessOptions {
+            personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
+            listen_fds: ctx.listen_fds,
+            preserve_fds: ctx.preserve_fds,
+        },
+    )?;
     // process.execCPUAffinity is not applied here: config.md says it "is not
     // applicable to the container's init process" (it is for `exec`).
-    linux::fds::set_listen_fds_env(&mut env, ctx.listen_fds);
-    linux::fds::close_on_exec_beyond(ctx.listen_fds + ctx.preserve_fds)?;
 
     ctx.channel.send(&Msg::Ready)?;
-    Ok(Prepared {
-        executable,
-        args,
-        env,
-    })
+    Ok(prepared)
 }
 
 /// From `Ready` to execve: wait for `start`, run startContainer hooks, exec.
@@ -222,10 +190,7 @@ fn after_ready(ctx: &InitContext, p: Prepared) -> anyhow::Error {
     ) {
         return e;
     }
-    // The runtime may have blocked signals to forward them (`run`); the
-    // container process starts with none blocked.
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    linux::exec::execve(&p.executable, &p.args, &p.env)
+    linux::process::execute(&p)
 }
 
 /// Block on the exec FIFO until `nook start` opens it, and write its byte.
@@ -268,19 +233,6 @@ fn fork_init(ctx: &InitContext) -> Result<()> {
             // SAFETY: see `run`.
             unsafe { libc::_exit(code) }
         }
-    }
-}
-
-/// CVE-2024-21626: a cwd such as /proc/self/fd/N could name a runtime
-/// descriptor of a host directory. The kernel reports a cwd outside the
-/// process's root as unreachable, and getcwd() then fails: refuse it.
-fn check_cwd_inside_root(cwd: &Path) -> Result<()> {
-    match nix::unistd::getcwd() {
-        Ok(p) if p.is_absolute() => Ok(()),
-        _ => bail!(
-            "process.cwd {}: resolves outside the container's root filesystem",
-            cwd.display()
-        ),
     }
 }
 

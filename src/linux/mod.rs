@@ -11,6 +11,7 @@ pub mod io_priority;
 pub mod no_new_privs;
 pub mod oom_score_adj;
 pub mod personality;
+pub mod process;
 pub mod procfs;
 pub mod rlimits;
 pub mod scheduler;
