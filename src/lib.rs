@@ -9,6 +9,7 @@ pub mod commands;
 pub mod console_relay;
 pub mod container;
 pub mod features;
+pub mod foreground;
 pub mod hooks;
 pub mod launch;
 pub mod lifecycle;
