@@ -13,7 +13,6 @@ use crate::rootfs::{self, RootfsOptions};
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
@@ -90,7 +89,7 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
 
     nix::unistd::setsid().context("setsid")?;
     if !ctx.no_new_keyring {
-        join_session_keyring(ctx.id)?;
+        linux::keyring::join_session_keyring(ctx.id)?;
     }
     let process = spec.process().as_ref().context("process: missing")?;
     if has_uts(spec) {
@@ -211,7 +210,7 @@ fn wait_for_start(ctx: &InitContext) -> Result<OwnedFd> {
 
 /// After the user namespace has its maps: become its root, so the rest of the
 /// setup (and files it creates) belong to container uid/gid 0.
-fn become_namespace_root() -> Result<()> {
+pub(super) fn become_namespace_root() -> Result<()> {
     nix::unistd::setresgid(0.into(), 0.into(), 0.into())
         .context("setresgid(0) in the new user namespace (is gid 0 in linux.gidMappings?)")?;
     nix::unistd::setresuid(0.into(), 0.into(), 0.into())
@@ -241,26 +240,4 @@ fn has_uts(spec: &Spec) -> bool {
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Uts))
-}
-
-/// A new session keyring named after the container, so containers do not
-/// share the caller's keys (skipped with --no-new-keyring).
-fn join_session_keyring(id: &str) -> Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-    let name = CString::new(format!("_ses.{id}")).context("container id")?;
-    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads the NUL-terminated name only.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    if ret < 0 {
-        let err = std::io::Error::last_os_error();
-        // Kernels without keyrings, or where the user namespace forbids it: runc goes on too.
-        if matches!(
-            err.raw_os_error(),
-            Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
-        ) {
-            return Ok(());
-        }
-        bail!("cannot join a new session keyring: {err}");
-    }
-    Ok(())
 }

@@ -25,6 +25,11 @@ pub enum Msg {
     HooksDone,
     /// init → parent: everything is set up; the init now waits for `start`.
     Ready,
+    /// exec (intermediate) → parent: put me in the container's cgroup, then
+    /// send `Go` (I join the namespaces after that).
+    CgroupRequest,
+    /// exec (intermediate) → parent: the exec'd process's host pid.
+    ExecPid(i32),
     /// init → parent: setting up failed; the message names the step.
     Error(String),
 }

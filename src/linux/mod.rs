@@ -8,6 +8,7 @@ pub mod exec_cpu_affinity;
 pub mod fds;
 pub mod hostname;
 pub mod io_priority;
+pub mod keyring;
 pub mod no_new_privs;
 pub mod oom_score_adj;
 pub mod personality;
