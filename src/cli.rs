@@ -72,7 +72,7 @@ pub enum Command {
     /// Create and start a container, and wait for it unless --detach.
     Run(RunArgs),
     /// Run one more process in a container.
-    Exec(ExecArgs),
+    Exec(Box<ExecArgs>),
     /// List containers.
     List(ListArgs),
     /// Write a default config.json.
