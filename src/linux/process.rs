@@ -1,6 +1,7 @@
 //! The attributes of `process` that the container init and every `exec`'d
 //! process apply to themselves, in one order, in one place: rlimits,
-//! personality, scheduler, ioPriority, capabilities (bounding), user, cwd,
+//! personality, scheduler, ioPriority, capabilities (bounding), user (and
+//! HOME when `process.env` has none, as runc), cwd,
 //! capabilities (the other sets), noNewPrivileges, then the fds the process
 //! may keep. `execute` is the last step (execve). Seccomp and LSM labels
 //! belong here too, at the spots marked below, so init and exec get them alike.
@@ -59,6 +60,8 @@ pub fn apply_process_attributes(process: &Process, opts: &ProcessOptions) -> Res
     // they take effect at execve.
 
     capabilities::apply_bounding(process.capabilities().as_ref())?;
+    // Read before the switch: the user may not be allowed to read it.
+    let home = user::home_of(process.user().uid());
     user::switch(process.user())?;
     let cwd = process.cwd();
     nix::unistd::chdir(cwd)
@@ -71,6 +74,9 @@ pub fn apply_process_attributes(process: &Process, opts: &ProcessOptions) -> Res
         bail!("process.args: must not be empty");
     };
     let mut env = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={home}"));
+    }
     let executable = exec::find_executable(args0, &env)?;
     let no_new_privileges = process.no_new_privileges().unwrap_or(false);
     if no_new_privileges {
