@@ -109,6 +109,8 @@ pub fn exec(req: ExecRequest) -> Result<i32> {
             Err(e) => break Err(e),
         }
     };
+    // Closing our end ends an intermediate still waiting for `Go`.
+    drop(parent_end);
     let intermediate_status = waitpid(Pid::from_raw(intermediate), None);
     if let Err(e) = outcome {
         if let Some(p) = pid {
