@@ -560,3 +560,51 @@ fn exec_runs_no_hooks() {
     c.sh(&[], "true");
     assert_eq!(std::fs::read_to_string(&log).unwrap(), before);
 }
+
+// A container in its own user namespace that joined, by path, a network
+// namespace owned by the host's user namespace: exec joins that one before
+// the container's user namespace (inside it, it would have no rights over it).
+// runc 1.1.5 gets this wrong ("failed to setns into net namespace: Operation
+// not permitted"; runc 1.2 joins in two passes), so this checks nook only.
+#[test]
+fn exec_joins_a_namespace_the_user_namespace_does_not_own() {
+    if is_runc(&Runtime::new()) {
+        eprintln!("skipped: runc 1.1.5 fails to setns into such a namespace");
+        return;
+    }
+    let mut holder = Command::new("unshare")
+        .args(["--net", "sleep", "1000"])
+        .spawn()
+        .unwrap();
+    let holder_pid = holder.id() as i32;
+    let _kill = KillOnDrop(holder_pid);
+    wait_for("the network namespace holder", || {
+        ns_inode(holder_pid, "net") != ns_inode(std::process::id() as i32, "net")
+    });
+    let c = Running::with_config("foreignnet", |c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        for n in ns.iter_mut() {
+            if n["type"] == "network" {
+                n["path"] = format!("/proc/{holder_pid}/ns/net").into();
+            }
+        }
+        ns.push(json!({ "type": "user" }));
+        c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        // sysfs and cgroupfs cannot be mounted from a user namespace that
+        // does not own the network namespace: bind /sys instead (as rootless).
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
+        for m in mounts.iter_mut() {
+            if m["destination"] == "/sys" {
+                *m = json!({ "destination": "/sys", "type": "none", "source": "/sys",
+                             "options": ["rbind", "nosuid", "noexec", "nodev", "ro"] });
+            }
+        }
+    });
+    let (pid, _kill_exec, _dir) = exec_sleeper(&c);
+    assert_eq!(ns_inode(pid, "net"), ns_inode(holder_pid, "net"));
+    assert_joined(&c, pid, &["user", "pid", "mnt"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+}

@@ -188,16 +188,55 @@ fn open_namespaces(proc_dir: &OwnedFd, config: &Spec) -> Result<Vec<Join>> {
             Mode::empty(),
         )
         .with_context(|| format!("{field}: cannot open"))?;
-        let theirs = fstat(&fd).with_context(|| format!("{field}: fstat"))?;
         let ours = stat(format!("/proc/self/ns/{name}").as_str())
             .with_context(|| format!("/proc/self/ns/{name}: stat"))?;
-        if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino) {
+        if identity(&fd).with_context(|| field.clone())? == (ours.st_dev, ours.st_ino) {
             continue;
         }
         joins.push(Join { flag, fd, field });
     }
-    joins.sort_by_key(|j| namespaces::join_rank(j.flag));
-    Ok(joins)
+    // User first, then the rest in rank order (mount last), except those
+    // not owned by the container's user namespace (joined by path at create,
+    // e.g. a host network namespace): once in the container's user namespace
+    // we have no rights over them, so they are joined before it.
+    let user = joins
+        .iter()
+        .find(|j| j.flag == CloneFlags::CLONE_NEWUSER)
+        .map(|j| identity(&j.fd))
+        .transpose()?;
+    let mut keyed = Vec::new();
+    for j in joins {
+        let owned_by_user = match user {
+            Some(user) if j.flag != CloneFlags::CLONE_NEWUSER => {
+                identity(&owner_of(&j.fd).with_context(|| j.field.clone())?)? == user
+            }
+            _ => true,
+        };
+        keyed.push(((owned_by_user, namespaces::join_rank(j.flag)), j));
+    }
+    keyed.sort_by_key(|(key, _)| *key);
+    Ok(keyed.into_iter().map(|(_, j)| j).collect())
+}
+
+/// (device, inode): what tells two namespace files apart.
+fn identity(fd: &OwnedFd) -> Result<(u64, u64)> {
+    let st = fstat(fd).context("fstat of a namespace file")?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// NS_GET_USERNS: the user namespace that owns the namespace `fd`.
+fn owner_of(fd: &OwnedFd) -> Result<OwnedFd> {
+    const NS_GET_USERNS: libc::c_ulong = 0xb701; // _IO(0xb7, 0x1)
+                                                 // SAFETY: the ioctl takes no argument and returns a new fd or -1.
+    let owner = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_USERNS as _) };
+    if owner < 0 {
+        bail!(
+            "cannot find its owning user namespace: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    // SAFETY: the kernel just returned this new fd; nothing else owns it.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(owner) })
 }
 
 /// What the two forked processes need.
