@@ -71,6 +71,8 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Create and start a container, and wait for it unless --detach.
     Run(RunArgs),
+    /// Run one more process in a container.
+    Exec(Box<ExecArgs>),
     /// List containers.
     List(ListArgs),
     /// Write a default config.json.
@@ -296,4 +298,68 @@ pub struct PsArgs {
         allow_hyphen_values = true
     )]
     pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(trailing_var_arg = true)]
+pub struct ExecArgs {
+    /// The process as a JSON file (the spec's `process` object); replaces
+    /// the command and every flag that sets a process field.
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal for the process.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Unix socket path to which the pty master is sent (with --tty).
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Return once the process is started; print nothing.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Write the process's pid to FILE.
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable NAME=VALUE (repeatable).
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// uid[:gid] to run as (numbers).
+    #[arg(short = 'u', long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// An additional group id (repeatable).
+    #[arg(
+        short = 'g',
+        long = "additional-gids",
+        value_name = "GID",
+        allow_negative_numbers = true
+    )]
+    pub additional_gids: Vec<i64>,
+    /// Add a capability to the bounding, effective and permitted sets (repeatable).
+    #[arg(short = 'c', long = "cap", value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// AppArmor profile for the process.
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// SELinux label for the process.
+    #[arg(long = "process-label", value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// Run in an existing sub-cgroup: [CONTROLLER[,CONTROLLER]:]PATH (repeatable).
+    #[arg(long = "cgroup", value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container (the process stays frozen until resumed).
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Pass N more file descriptors (3..3+N, after any LISTEN_FDS) to the process.
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// The command and its arguments.
+    #[arg(value_name = "COMMAND", allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }

@@ -10,6 +10,7 @@ pub mod console_relay;
 pub mod container;
 pub mod events;
 pub mod features;
+pub mod foreground;
 pub mod hooks;
 pub mod launch;
 pub mod lifecycle;

@@ -4,6 +4,7 @@
 mod create;
 mod delete;
 mod events;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -34,6 +35,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Kill(a)) => kill::run(g, &a).map(|_| 0),
         Some(Command::Delete(a)) => delete::run(g, &a).map(|_| 0),
         Some(Command::Run(a)) => run::run(g, &a),
+        Some(Command::Exec(a)) => exec::run(g, &a),
         Some(Command::List(a)) => list::run(g, &a).map(|_| 0),
         Some(Command::Spec(a)) => spec::run(&a, g.rootless.as_deref() == Some("true")).map(|_| 0),
         Some(Command::Features) => features::run().map(|_| 0),

@@ -117,6 +117,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
             annotations: annotations.clone(),
             cgroup: cgroup_spec.clone(),
             new_pid_namespace: plan.new.contains(CloneFlags::CLONE_NEWPID),
+            no_new_keyring: req.no_new_keyring,
             config: spec.clone(),
         },
     );
@@ -259,7 +260,7 @@ fn exit_reason(pid: i32) -> String {
 
 /// --pid-file: written atomically (temp + rename) as runc does, so an engine
 /// polling for it never reads an empty file.
-fn write_pid_file(path: &std::path::Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pid_file(path: &std::path::Path, pid: i32) -> Result<()> {
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")

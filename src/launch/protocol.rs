@@ -34,6 +34,11 @@ pub enum Msg {
     SeccompListener,
     /// parent → init: the listener has the fd.
     SeccompListenerDone,
+    /// exec (intermediate) → parent: put me in the container's cgroup, then
+    /// send `Go` (I join the namespaces after that).
+    CgroupRequest,
+    /// exec (intermediate) → parent: the exec'd process's host pid.
+    ExecPid(i32),
     /// init → parent: setting up failed; the message names the step.
     Error(String),
 }

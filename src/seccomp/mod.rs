@@ -44,6 +44,13 @@ impl Filter {
         self.settings.notify
     }
 
+    /// The same filter for an `exec`'d process, whose own
+    /// noNewPrivileges decides when it is loaded.
+    pub fn for_process(mut self, no_new_privileges: bool) -> Filter {
+        self.no_new_privileges = no_new_privileges;
+        self
+    }
+
     fn loads_early(&self) -> bool {
         !self.no_new_privileges || self.settings.notify
     }

@@ -11,7 +11,7 @@ use super::fs;
 use super::host::Hierarchy;
 use super::path::CgroupPath;
 use super::pids::apply_pids_limit;
-use super::Manager;
+use super::{Manager, SubCgroups};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
@@ -100,6 +100,34 @@ impl Manager for V1Manager {
                 }
                 return Err(e)
                     .with_context(|| format!("moving pid {pid} into the {} cgroup", dir.name()));
+            }
+        }
+        Ok(())
+    }
+
+    fn enter(&self, pid: i32, sub: &SubCgroups) -> Result<()> {
+        for controller in sub.controllers() {
+            if self.dir_of(controller).is_none() {
+                bail!("--cgroup {controller}:...: unknown controller {controller} (not mounted on this host)");
+            }
+        }
+        for dir in &self.dirs {
+            let path = match sub.for_hierarchy(&dir.hierarchy.controllers) {
+                Some(s) => super::sub::join_sub(&dir.path, s)?,
+                None => dir.path.clone(),
+            };
+            if let Err(e) = fs::write(&path, "cgroup.procs", &pid.to_string()) {
+                // Rootless: hierarchies that were not delegated are skipped, as in `apply`.
+                if self.rootless && fs::is_permission_error(&e) {
+                    continue;
+                }
+                return Err(e).with_context(|| {
+                    format!(
+                        "moving pid {pid} into the {} cgroup {}",
+                        dir.name(),
+                        path.display()
+                    )
+                });
             }
         }
         Ok(())
