@@ -765,3 +765,30 @@ fn features_report_seccomp() {
         );
     }
 }
+
+// runc applies the container's linux.seccomp to `exec`'d processes too: a
+// syscall the profile denies fails in an exec'd shell as in the init, with
+// noNewPrivileges on and off for the exec'd process.
+#[test]
+fn exec_gets_the_container_filter() {
+    for no_new_privs in [true, false] {
+        let rt = Runtime::new();
+        let mut config = config_with(
+            "sleep 60",
+            deny(&["mkdir", "mkdirat"], "SCMP_ACT_ERRNO", json!({"errnoRet": 28})),
+        );
+        config["process"]["noNewPrivileges"] = json!(no_new_privs);
+        let bundle = Bundle::with_config(config);
+        let id = unique_id("seccomp-exec");
+        rt.run(&id, &bundle, &["--detach"]).assert_ok();
+        let out = rt.exec(&["exec", &id, "sh", "-c", "mkdir /x 2>&1; echo rc=$?"]);
+        out.assert_ok();
+        assert!(
+            out.stdout.contains("No space left on device") && out.stdout.contains("rc=1"),
+            "exec (noNewPrivileges {no_new_privs}) was not filtered: {out}"
+        );
+        let out = rt.exec(&["exec", &id, "sh", "-c", "touch /y && echo touched"]);
+        assert!(out.stdout.contains("touched"), "{out}");
+        rt.delete_force(&id).assert_ok();
+    }
+}
