@@ -5,6 +5,7 @@
 
 pub mod cgroups;
 pub mod cli;
+pub mod cloned_binary;
 pub mod commands;
 pub mod console_relay;
 pub mod container;
