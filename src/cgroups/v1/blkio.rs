@@ -95,7 +95,7 @@ fn apply_block_io_weight_device(dir: &Path, block_io: &LinuxBlockIo) -> Result<(
         if let Some(weight) = entry.weight() {
             let field = format!("{field}.weight");
             let files = weight_files(dir).ok_or_else(|| no_weight_files(&field, dir))?;
-            fs::write(dir, files.weight_device, &format!("{dev} {weight}")).context(field)?;
+            write_weight_device(dir, files.weight_device, &dev, weight, &field)?;
         }
         if let Some(leaf_weight) = entry.leaf_weight() {
             write_leaf(
@@ -107,6 +107,21 @@ fn apply_block_io_weight_device(dir: &Path, block_io: &LinuxBlockIo) -> Result<(
         }
     }
     Ok(())
+}
+
+/// One "MAJ:MIN WEIGHT" write. BFQ refuses a device that uses another
+/// scheduler with EOPNOTSUPP: say so rather than "operation not supported".
+fn write_weight_device(dir: &Path, file: &str, dev: &str, weight: u16, field: &str) -> Result<()> {
+    let line = format!("{dev} {weight}");
+    match fs::write_raw(dir, file, &line) {
+        Ok(()) => Ok(()),
+        Err(e) if fs::is_errno(&e, nix::errno::Errno::EOPNOTSUPP) => bail!(
+            "{field}: device {dev} does not use the bfq I/O scheduler (see /sys/dev/block/{dev}/queue/scheduler)"
+        ),
+        Err(e) => Err(e).with_context(|| {
+            format!("{field}: writing {line:?} to {}", dir.join(file).display())
+        }),
+    }
 }
 
 /// `linux.resources.blockIO.throttleReadBpsDevice`, `throttleWriteBpsDevice`,

@@ -368,7 +368,10 @@ mod tests {
             ),
             (r#"{"cpu": {"realtimeRuntime": 10}}"#, "realtimeRuntime"),
             (r#"{"unified": {"../x": "1"}}"#, "linux.resources.unified"),
-            (r#"{"unified": {"misc.max": "1"}}"#, "linux.resources.unified"),
+            (
+                r#"{"unified": {"misc.max": "1"}}"#,
+                "linux.resources.unified",
+            ),
             (
                 r#"{"devices": [{"allow": true, "access": "x"}]}"#,
                 "linux.resources.devices[0]",
