@@ -62,6 +62,10 @@ const CHECKS: &[&str] = &[
     "res-network-ignored",
     "res-v1-memory-fields-ignored",
     "res-unified-escape-fails",
+    // linux.resources.devices (test_devices in the script).
+    "devices-default-allows-null",
+    "devices-default-denies",
+    "devices-rule-allows",
 ];
 
 const RUNTIMES: &[&str] = &["nook", "runc"];

@@ -16,8 +16,10 @@ pub fn features() -> Value {
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
             "seccomp": {"enabled": false},
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            // Whether this host can confine a container with them: nook
+            // applies both when the host has them.
+            "apparmor": {"enabled": crate::linux::apparmor::host_enabled()},
+            "selinux": {"enabled": crate::linux::selinux::host_enabled()},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": true}}
         },

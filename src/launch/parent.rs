@@ -167,6 +167,9 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     if plan.clone_flags.contains(CloneFlags::CLONE_NEWUSER) {
         idmap::write_id_maps(child, spec)?;
     }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        crate::linux::oom_score_adj::apply_to(child, adj)?;
+    }
     cgroup.apply(child)?;
     cleanup.cgroup = Some(cgroup);
     // Always set: with no linux.resources the device allowlist still applies
