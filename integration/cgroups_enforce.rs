@@ -391,3 +391,46 @@ fn resources_this_host_cannot_honour_fail_create_naming_the_field() {
         create_fails_cleanly(&rt, label, resources, want);
     }
 }
+
+// memory.checkBeforeUpdate through `update --resources -`: a running
+// container holding 16 MiB refuses a 4 MiB limit, and the limit stays. runc
+// 1.1 does not know the flag; the v1 kernel refuses the limit itself (EBUSY)
+// once it cannot reclaim, so runc fails too, with the kernel's words.
+#[test]
+fn update_refuses_a_memory_limit_below_the_usage() {
+    if !v1_host_as_root() {
+        return;
+    }
+    let rt = Runtime::new();
+    let id = unique_id("cbu");
+    let grow = "x=a; i=0; while [ $i -lt 24 ]; do x=$x$x; i=$((i + 1)); done; sleep 30";
+    let b = bundle(
+        &id,
+        &["sh", "-c", grow],
+        json!({"memory": {"limit": 268435456}}),
+    );
+    let pid = create(&rt, &id, &b);
+    let memory = cgroup_dir(pid, "memory");
+    rt.start(&id).assert_ok();
+    let grown = wait_until(Duration::from_secs(20), || {
+        read(&memory, "memory.usage_in_bytes")
+            .parse::<u64>()
+            .is_ok_and(|u| u > 16 << 20)
+    });
+    assert!(grown, "usage {}", read(&memory, "memory.usage_in_bytes"));
+    let out = rt.exec_with_stdin(
+        &["update", "--resources", "-", &id],
+        br#"{"memory": {"limit": 4194304, "checkBeforeUpdate": true}}"#,
+    );
+    out.assert_fail();
+    if !is_runc(&rt) {
+        assert!(
+            out.stderr.contains(
+                "linux.resources.memory.checkBeforeUpdate: refusing memory.limit 4194304"
+            ),
+            "{out}"
+        );
+    }
+    assert_eq!(read(&memory, "memory.limit_in_bytes"), "268435456");
+    assert_eq!(rt.status(&id), "running");
+}
