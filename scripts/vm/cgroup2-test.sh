@@ -223,7 +223,7 @@ test_runtime() { # RUNTIME
     rmdir "$CG/nook-vm-test" 2>/dev/null
 }
 
-# ===============================================================
+# ======================================================================
 # linux.resources on cgroup v2: every field v2 can hold (test_resources_v2)
 # ======================================================================
 # One container holds them all; its cgroup files must read (nook; runc 1.1
@@ -389,7 +389,9 @@ test_resources_v2() { # RUNTIME
         '{ "memory": { "limit": 67108864, "swappiness": 10, "disableOOMKiller": true, "kernel": 67108864 } }'
     check_create_fails "$rt" "$root" "$bundle" res-unified-escape-fails \
         '{ "unified": { "../memory.max": "1" } }' "../memory.max"
-=======
+    rmdir "$CG/nook-vm-test" 2>/dev/null
+}
+
 # --- linux.resources.devices: the eBPF device filter ----------------------
 # cgroup v2 has no devices controller; the runtime must attach a device
 # program to the container's cgroup. The VM's /dev/kmsg (c 1:11, not among
