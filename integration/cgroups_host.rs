@@ -384,3 +384,119 @@ fn bad_values_are_reported_with_the_field_and_file() {
     }
     assert_eq!(leftovers(&name), Vec::<PathBuf>::new());
 }
+
+#[test]
+fn check_before_update_refuses_a_limit_below_the_usage() {
+    if !v1_host_as_root() {
+        return;
+    }
+    let name = unique_name();
+    {
+        let mut guard = Guard::new(Some(&format!("/{name}")), "ctr");
+        // The shell holds a 16 MiB string once released into the cgroup.
+        let pid = guard.spawn_sh(
+            "read x; x=a; i=0; while [ $i -lt 24 ]; do x=$x$x; i=$((i + 1)); done; echo grown; read y",
+        );
+        guard.manager.apply(pid).unwrap();
+        guard.release(pid);
+        let mut line = String::new();
+        let stdout = guard.child(pid).stdout.as_mut().unwrap();
+        let mut byte = [0u8; 1];
+        while !line.ends_with('\n') && stdout.read(&mut byte).unwrap() == 1 {
+            line.push(byte[0] as char);
+        }
+        assert_eq!(line, "grown\n");
+        let memory = guard.dir("memory");
+        let usage: u64 = read(&memory, "memory.usage_in_bytes").parse().unwrap();
+        assert!(usage > 16 << 20, "{usage}");
+
+        let below = resources(r#"{"memory": {"limit": 8388608, "checkBeforeUpdate": true}}"#);
+        let err = format!("{:#}", guard.manager.set(&below).unwrap_err());
+        assert!(
+            err.contains("linux.resources.memory.checkBeforeUpdate: refusing memory.limit 8388608"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            guard
+                .manager
+                .check_memory_before_update(below.memory().as_ref().unwrap())
+                .unwrap_err()
+        );
+        assert!(err.contains("checkBeforeUpdate"), "{err}");
+        // Nothing was written.
+        assert_eq!(
+            read(&memory, "memory.limit_in_bytes"),
+            "9223372036854771712"
+        );
+        // Above the usage the limit is taken.
+        guard
+            .manager
+            .set(&resources(
+                r#"{"memory": {"limit": 268435456, "checkBeforeUpdate": true}}"#,
+            ))
+            .unwrap();
+        assert_eq!(read(&memory, "memory.limit_in_bytes"), "268435456");
+    }
+    assert_eq!(leftovers(&name), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn blkio_cpu_idle_and_unavailable_controllers_through_the_manager() {
+    if !v1_host_as_root() {
+        return;
+    }
+    let name = unique_name();
+    {
+        let mut guard = Guard::new(Some(&format!("/{name}")), "ctr");
+        let pid = guard.spawn_sh("read x; sleep 30");
+        guard.manager.apply(pid).unwrap();
+        guard
+            .manager
+            .set(&resources(
+                r#"{"blockIO": {"weight": 700,
+                                "throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": 1048576}],
+                                "throttleWriteIOPSDevice": [{"major": 254, "minor": 0, "rate": 300}]},
+                    "cpu": {"idle": 1}}"#,
+            ))
+            .unwrap();
+        let blkio = guard.dir("blkio");
+        assert_eq!(read(&blkio, "blkio.bfq.weight"), "700");
+        assert_eq!(
+            read(&blkio, "blkio.throttle.read_bps_device"),
+            "254:0 1048576"
+        );
+        assert_eq!(
+            read(&blkio, "blkio.throttle.write_iops_device"),
+            "254:0 300"
+        );
+        assert_eq!(read(&guard.dir("cpu"), "cpu.idle"), "1");
+
+        for (json, want) in [
+            (
+                r#"{"blockIO": {"weightDevice": [{"major": 254, "minor": 0, "weight": 300}]}}"#,
+                "linux.resources.blockIO.weightDevice[0].weight: device 254:0 does not use the bfq I/O scheduler",
+            ),
+            (
+                r#"{"blockIO": {"leafWeight": 300}}"#,
+                "linux.resources.blockIO.leafWeight:",
+            ),
+            (
+                r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]}"#,
+                "linux.resources.hugepageLimits: the hugetlb cgroup controller is not mounted",
+            ),
+            (
+                r#"{"network": {"classID": 1}}"#,
+                "linux.resources.network.classID: the net_cls cgroup controller is not mounted",
+            ),
+            (
+                r#"{"rdma": {"mlx4_0": {"hcaHandles": 1}}}"#,
+                "linux.resources.rdma: the rdma cgroup controller is not mounted",
+            ),
+        ] {
+            let err = format!("{:#}", guard.manager.set(&resources(json)).unwrap_err());
+            assert!(err.contains(want), "{json}: {err}");
+        }
+    }
+    assert_eq!(leftovers(&name), Vec::<PathBuf>::new());
+}

@@ -7,8 +7,11 @@
 #              machine may hold a newer qemu-utils that bookworm's qemu-system
 #              packages would remove
 #   vmlinux    the uncompressed kernel of linux-image-amd64's image package
-#   base.cpio  busybox-static, /init, runc with its libraries, and a busybox
-#              root filesystem for the containers; changes rarely
+#   brd.ko     the RAM disk module of the same kernel package: the VM has no
+#              other block device, and io.max needs one
+#   base.cpio  busybox-static, /init, runc with its libraries, brd.ko (as
+#              /lib/modules/brd.ko) and a busybox root filesystem for the
+#              containers; changes rarely
 #   nook.cpio  the nook binary (stripped) with its libraries and the test
 #              script (/test.sh); appended to base.cpio at boot (the kernel unpacks
 #              concatenated archives), rebuilt whenever nook changes
@@ -94,6 +97,20 @@ if [ ! -s "$vm_dir/vmlinux" ]; then
     rm -rf "$vm_dir/kernel.tmp"
 fi
 
+# The RAM disk driver (CONFIG_BLK_DEV_RAM=m): /test.sh loads it so the io
+# controller's per-device limits have a device to act on.
+if [ ! -s "$vm_dir/brd.ko" ]; then
+    image=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
+    [ -n "$image" ] || die "cannot find the kernel package linux-image-amd64 depends on (run apt-get update?)"
+    download "$image"
+    deb=$(ls "$vm_dir/debs/${image}"_*.deb | tail -1)
+    [ "$(cat "$vm_dir/kernel-version")" = "$(dpkg-deb --fsys-tarfile "$deb" | tar -t | sed -n 's|^\./boot/\(vmlinuz-.*\)|\1|p' | head -1)" ] ||
+        die "$deb is not the kernel in $vm_dir/vmlinux; remove $vm_dir/vmlinux to rebuild both"
+    dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards './lib/modules/*/kernel/drivers/block/brd.ko' >"$vm_dir/brd.ko.tmp"
+    [ -s "$vm_dir/brd.ko.tmp" ] || die "no brd.ko in $deb"
+    mv "$vm_dir/brd.ko.tmp" "$vm_dir/brd.ko"
+fi
+
 # --- initramfs parts -----------------------------------------------------
 # Copy BINARY and the shared libraries ldd lists for it into DIR, at the
 # same paths, so it runs inside the VM as it does here.
@@ -123,7 +140,7 @@ inputs_key() { # FILE...
     sha256sum "$@" | sha256sum | cut -d' ' -f1
 }
 
-base_key=$(inputs_key "$0" "$here/init" "$repo/scripts/build-rootfs.sh" "$busybox" "$runc")
+base_key=$(inputs_key "$0" "$here/init" "$repo/scripts/build-rootfs.sh" "$busybox" "$runc" "$vm_dir/brd.ko")
 if [ ! -s "$vm_dir/base.cpio" ] || [ "$(cat "$vm_dir/base.key" 2>/dev/null)" != "$base_key" ]; then
     echo "vm: building base.cpio" >&2
     root=$vm_dir/base.root
@@ -135,6 +152,8 @@ if [ ! -s "$vm_dir/base.cpio" ] || [ "$(cat "$vm_dir/base.key" 2>/dev/null)" != 
     done
     install -m 0755 "$here/init" "$root/init"
     copy_with_libs "$runc" /usr/sbin/runc "$root"
+    mkdir -p "$root/lib/modules"
+    cp "$vm_dir/brd.ko" "$root/lib/modules/brd.ko"
     "$repo/scripts/build-rootfs.sh" "$root/rootfs" >/dev/null
     pack "$root" "$vm_dir/base.cpio"
     rm -rf "$root"

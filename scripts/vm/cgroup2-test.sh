@@ -50,8 +50,18 @@ read_file() { # FILE: its content, or "<missing>"
     cat "$1" 2>/dev/null || echo "<missing>"
 }
 
-# Write the bundle's config.json with the given process args (a JSON array).
-write_config() { # BUNDLE ARGS_JSON
+# The linux.resources of the lifecycle and enforcement checks above.
+BASIC_RESOURCES='{
+      "memory": { "limit": 67108864, "swap": 67108864 },
+      "pids": { "limit": 20 },
+      "cpu": { "shares": 512, "quota": 50000, "period": 100000 }
+    }'
+
+# Write the bundle's config.json with the given process args (a JSON array),
+# linux.resources (default BASIC_RESOURCES) and linux.devices (default none).
+write_config() { # BUNDLE ARGS_JSON [RESOURCES_JSON [DEVICES_JSON]]
+    resources=${3:-$BASIC_RESOURCES}
+    devices=${4:-[]}
     cat >"$1/config.json" <<EOF
 {
   "ociVersion": "1.0.2",
@@ -85,11 +95,8 @@ write_config() { # BUNDLE ARGS_JSON
   ],
   "linux": {
     "cgroupsPath": "$CGPATH",
-    "resources": {
-      "memory": { "limit": 67108864, "swap": 67108864 },
-      "pids": { "limit": 20 },
-      "cpu": { "shares": 512, "quota": 50000, "period": 100000 }
-    },
+    "resources": $resources,
+    "devices": $devices,
     "namespaces": [
       { "type": "pid" }, { "type": "network" }, { "type": "ipc" },
       { "type": "uts" }, { "type": "mount" }, { "type": "cgroup" }
@@ -216,6 +223,175 @@ test_runtime() { # RUNTIME
     rmdir "$CG/nook-vm-test" 2>/dev/null
 }
 
+# ======================================================================
+# linux.resources on cgroup v2: every field v2 can hold (test_resources_v2)
+# ======================================================================
+# One container holds them all; its cgroup files must read (nook; runc 1.1
+# where it differs):
+#   memory.limit 64 MiB       memory.max      67108864
+#   memory.reservation 32 MiB memory.low      33554432
+#   memory.swap 96 MiB        memory.swap.max 33554432 (swap counts memory + swap on v1)
+#   cpu.shares 512            cpu.weight      20
+#   cpu.quota/period          cpu.max         "50000 100000"
+#   cpu.burst 20000           cpu.max.burst   20000 (runc 1.1 has no burst: 0)
+#   cpu.cpus/mems "0"         cpuset.cpus/.mems 0   (the VM has one CPU, one node)
+#   pids.limit 20             pids.max        20
+#   blockIO.weight 500        io.weight       "default 4950" (1 + (500 - 10) * 9999 / 990;
+#                                              no io.bfq.weight: bfq is a module here)
+#   blockIO throttles on /dev/ram0 (1:0, the brd RAM disk: the VM has no other
+#   block device)             io.max          "1:0 rbps=4194304 wbps=max riops=max wiops=100"
+#   hugepageLimits 2MB 4 MiB  hugetlb.2MB.max 4194304, hugetlb.2MB.rsvd.max 4194304
+#                                             (runc 1.1 leaves rsvd at "max")
+#   unified memory.high       memory.high     50331648
+# cpu.idle 1 is checked in a container of its own (cpu.idle 1; runc 1.1 has
+# no idle: 0): the kernel gives an idle group the lowest weight, so it would
+# hide cpu.weight above.
+# Then: direct reads of /dev/ram0 under io.max are accounted in io.stat;
+# rdma (the controller exists, no RDMA device does) and a bad huge page
+# size fail create cleanly; network (no v2 controller) and the v1-only
+# memory fields are accepted; a unified key with ".." is refused.
+
+# /dev/ram0 from brd.ko (16 MiB); true when it exists.
+load_ram_disk() {
+    [ -b /dev/ram0 ] || insmod /lib/modules/brd.ko rd_nr=1 rd_size=16384 2>/dev/null
+    [ -b /dev/ram0 ]
+}
+
+# The resources of the all-fields container (see the table above).
+all_v2_resources() {
+    cat <<EOF
+{
+      "memory": { "limit": 67108864, "reservation": 33554432, "swap": 100663296 },
+      "cpu": { "shares": 512, "quota": 50000, "period": 100000, "burst": 20000,
+               "cpus": "0", "mems": "0" },
+      "pids": { "limit": 20 },
+      "blockIO": {
+        "weight": 500,
+        "throttleReadBpsDevice": [{ "major": 1, "minor": 0, "rate": 4194304 }],
+        "throttleWriteIOPSDevice": [{ "major": 1, "minor": 0, "rate": 100 }]
+      },
+      "hugepageLimits": [{ "pageSize": "2MB", "limit": 4194304 }],
+      "unified": { "memory.high": "50331648" }
+    }
+EOF
+}
+
+# check_eq with a different expectation for runc 1.1 (documented above).
+check_eq_runc_differs() { # RUNTIME NAME NOOK_WANT RUNC_WANT GOT
+    if [ "$1" = runc ]; then check_eq "$1" "$2" "$4" "$5"; else check_eq "$1" "$2" "$3" "$5"; fi
+}
+
+# Remove what a check left: the container and its cgroup.
+clean_container() { # RUNTIME ROOT
+    timeout -s KILL "$TIMEOUT" "$1" --root "$2" delete --force "$ID" >/dev/null 2>&1
+    [ -e "$CGDIR" ] && rmdir "$CGDIR" 2>/dev/null
+}
+
+# "ok" if create with RESOURCES fails with WANT in its output and leaves no
+# cgroup behind.
+check_create_fails() { # RUNTIME ROOT BUNDLE NAME RESOURCES WANT
+    write_config "$3" '["true"]' "$5"
+    if timeout -s KILL "$TIMEOUT" "$1" --root "$2" create --bundle "$3" "$ID" >"$3/create.out" 2>&1; then
+        report not-ok "$1" "$4" "create succeeded"
+    elif ! grep -qF "$6" "$3/create.out"; then
+        report not-ok "$1" "$4" "no '$6' in: $(tail -n 2 "$3/create.out" | tr '\n' ' ')"
+    elif [ -e "$CGDIR" ]; then
+        report not-ok "$1" "$4" "$CGDIR left behind"
+    else
+        report ok "$1" "$4" "$(tail -n 1 "$3/create.out" | sed 's/.*msg="//' | cut -c1-120)"
+    fi
+    clean_container "$1" "$2"
+}
+
+# "ok" if create with RESOURCES succeeds (the fields are ignored); shows
+# the runtime's warnings.
+check_create_accepts() { # RUNTIME ROOT BUNDLE NAME RESOURCES
+    write_config "$3" '["true"]' "$5"
+    if timeout -s KILL "$TIMEOUT" "$1" --root "$2" create --bundle "$3" "$ID" >"$3/create.out" 2>&1; then
+        report ok "$1" "$4" "$(grep -o 'msg="[^"]*' "$3/create.out" | head -n 2 | tr '\n' ' ' | cut -c1-200)"
+    else
+        report not-ok "$1" "$4" "create failed: $(tail -n 2 "$3/create.out" | tr '\n' ' ')"
+    fi
+    clean_container "$1" "$2"
+}
+
+test_resources_v2() { # RUNTIME
+    rt=$1
+    root=/run/vm-test-$rt
+    bundle=/tmp/bundle-$rt
+    mkdir -p "$bundle"
+    if ! load_ram_disk; then
+        report not-ok "$rt" res-ram-disk "no /dev/ram0 (insmod /lib/modules/brd.ko failed)"
+    fi
+
+    # --- every field at once: the file values ---
+    write_config "$bundle" '["sleep", "100"]' "$(all_v2_resources)"
+    if timeout -s KILL "$TIMEOUT" "$rt" --root "$root" create --bundle "$bundle" "$ID" >"$bundle/create.out" 2>&1; then
+        report ok "$rt" res-create
+    else
+        report not-ok "$rt" res-create "$(tail -n 3 "$bundle/create.out" | tr '\n' ' ')"
+    fi
+    check_eq "$rt" res-memory.max 67108864 "$(read_file "$CGDIR/memory.max")"
+    check_eq "$rt" res-memory.low 33554432 "$(read_file "$CGDIR/memory.low")"
+    check_eq "$rt" res-memory.swap.max 33554432 "$(read_file "$CGDIR/memory.swap.max")"
+    check_eq "$rt" res-memory.high 50331648 "$(read_file "$CGDIR/memory.high")"
+    check_eq "$rt" res-cpu.weight 20 "$(read_file "$CGDIR/cpu.weight")"
+    check_eq "$rt" res-cpu.max "50000 100000" "$(read_file "$CGDIR/cpu.max")"
+    check_eq_runc_differs "$rt" res-cpu.max.burst 20000 0 "$(read_file "$CGDIR/cpu.max.burst")"
+    check_eq "$rt" res-cpuset.cpus 0 "$(read_file "$CGDIR/cpuset.cpus")"
+    check_eq "$rt" res-cpuset.mems 0 "$(read_file "$CGDIR/cpuset.mems")"
+    check_eq "$rt" res-pids.max 20 "$(read_file "$CGDIR/pids.max")"
+    check_eq "$rt" res-io.weight "default 4950" "$(read_file "$CGDIR/io.weight")"
+    check_eq "$rt" res-io.max "1:0 rbps=4194304 wbps=max riops=max wiops=100" "$(read_file "$CGDIR/io.max")"
+    check_eq "$rt" res-hugetlb.2MB.max 4194304 "$(read_file "$CGDIR/hugetlb.2MB.max")"
+    check_eq_runc_differs "$rt" res-hugetlb.2MB.rsvd.max 4194304 max "$(read_file "$CGDIR/hugetlb.2MB.rsvd.max")"
+    clean_container "$rt" "$root"
+
+    # --- cpu.idle ---
+    write_config "$bundle" '["sleep", "100"]' '{ "cpu": { "idle": 1 } }'
+    timeout -s KILL "$TIMEOUT" "$rt" --root "$root" create --bundle "$bundle" "$ID" >"$bundle/create.out" 2>&1
+    check_eq_runc_differs "$rt" res-cpu.idle 1 0 "$(read_file "$CGDIR/cpu.idle")"
+    clean_container "$rt" "$root"
+
+    # --- io.max on the RAM disk: the container's direct reads go through the
+    # throttle and io.stat accounts them (2 MiB at 4 MiB/s) ---
+    write_config "$bundle" '["dd", "if=/dev/ram0", "of=/dev/null", "bs=64k", "count=32", "iflag=direct"]' \
+        '{ "devices": [{ "allow": false, "access": "rwm" },
+                       { "allow": true, "type": "b", "major": 1, "minor": 0, "access": "r" }],
+           "blockIO": { "throttleReadBpsDevice": [{ "major": 1, "minor": 0, "rate": 4194304 }] } }' \
+        '[{ "path": "/dev/ram0", "type": "b", "major": 1, "minor": 0, "fileMode": 288, "uid": 0, "gid": 0 }]'
+    timeout -s KILL "$TIMEOUT" "$rt" --root "$root" create --bundle "$bundle" "$ID" >"$bundle/create.out" 2>&1 &&
+        timeout -s KILL "$TIMEOUT" "$rt" --root "$root" start "$ID" >/dev/null 2>&1
+    i=0
+    while [ "$(status_of "$rt" "$root")" = running ] && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    rbytes=$(sed -n 's/^1:0 rbytes=\([0-9]*\).*/\1/p' "$CGDIR/io.stat" 2>/dev/null)
+    if [ "${rbytes:-0}" -ge 2097152 ]; then
+        report ok "$rt" res-io-read-accounted "io.stat 1:0 rbytes=$rbytes"
+    else
+        report not-ok "$rt" res-io-read-accounted "io.stat: '$(read_file "$CGDIR/io.stat" | tr '\n' ' ')' create: $(tail -n 2 "$bundle/create.out" | tr '\n' ' ')"
+    fi
+    clean_container "$rt" "$root"
+
+    # --- fields the VM cannot honour, or that v2 does not have ---
+    if [ "$rt" = runc ]; then want_rdma=rdma.max; else want_rdma='linux.resources.rdma'; fi
+    check_create_fails "$rt" "$root" "$bundle" res-rdma-without-device-fails \
+        '{ "rdma": { "mlx4_0": { "hcaHandles": 2, "hcaObjects": 2000 } } }' "$want_rdma"
+    check_create_fails "$rt" "$root" "$bundle" res-hugetlb-bad-size-fails \
+        '{ "hugepageLimits": [{ "pageSize": "3MB", "limit": 4194304 }] }' "3MB"
+    # runc 1.1 ignores these without a word; nook warns (net_cls/net_prio
+    # do not exist on v2; swappiness, disableOOMKiller and kernel are v1 files).
+    check_create_accepts "$rt" "$root" "$bundle" res-network-ignored \
+        '{ "network": { "classID": 1048577, "priorities": [{ "name": "lo", "priority": 1 }] } }'
+    check_create_accepts "$rt" "$root" "$bundle" res-v1-memory-fields-ignored \
+        '{ "memory": { "limit": 67108864, "swappiness": 10, "disableOOMKiller": true, "kernel": 67108864 } }'
+    check_create_fails "$rt" "$root" "$bundle" res-unified-escape-fails \
+        '{ "unified": { "../memory.max": "1" } }' "../memory.max"
+    rmdir "$CG/nook-vm-test" 2>/dev/null
+}
+
 # --- linux.resources.devices: the eBPF device filter ----------------------
 # cgroup v2 has no devices controller; the runtime must attach a device
 # program to the container's cgroup. The VM's /dev/kmsg (c 1:11, not among
@@ -301,6 +477,7 @@ for rt in nook runc; do
         echo "vm: $rt: $("$rt" --version 2>&1 | head -n 1)"
         started=$(uptime_s)
         test_runtime "$rt"
+        test_resources_v2 "$rt"
         test_devices "$rt"
         echo "vm: $rt checks took $(echo "$(uptime_s) $started" | awk '{ printf "%.1f", $1 - $2 }') s"
     else

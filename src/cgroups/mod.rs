@@ -5,12 +5,16 @@
 //! stores `CgroupSpec` in the container state so later commands (`delete`,
 //! `kill --all`, `pause`) can rebuild the same manager.
 
+mod block_io;
 mod cpu_shared;
 mod devices;
 mod fs;
 pub mod host;
+mod hugetlb;
+mod memory_check;
 pub mod path;
 mod pids;
+mod rdma;
 pub mod stats;
 pub mod sub;
 pub mod systemd_path;
@@ -24,7 +28,7 @@ pub use v2::devices_bpf;
 
 use anyhow::{bail, Result};
 use host::{HostPaths, Layout};
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxMemory, LinuxResources};
 use path::CgroupPath;
 use serde::{Deserialize, Serialize};
 use systemd_path::SystemdCgroupPath;
@@ -64,6 +68,13 @@ pub trait Manager {
     fn destroy(&self) -> Result<()>;
     /// The cgroup's directory per hierarchy, for messages and tests.
     fn paths(&self) -> Vec<std::path::PathBuf>;
+    /// `linux.resources.memory.checkBeforeUpdate`: an error when the flag is
+    /// set and `memory.limit` is at or below the cgroup's current usage.
+    /// `set` runs it first; `update` may call it to check before anything.
+    /// The default (for drivers that cannot read usage) accepts everything.
+    fn check_memory_before_update(&self, _memory: &LinuxMemory) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Build the manager for a container from its stored spec, for this host.

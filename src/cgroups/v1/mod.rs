@@ -2,18 +2,26 @@
 //! including named ones (`name=systemd`) and, on a hybrid host, the cgroup2
 //! tree, which runc 1.1 joins too.
 
+mod blkio;
 mod cpu;
 mod devices;
 mod freezer;
 mod memory;
+mod network;
 
+use super::block_io::first_set_field;
 use super::fs;
 use super::host::Hierarchy;
+use super::hugetlb::{
+    apply_hugepage_limits, validate_page_sizes, HugetlbFiles, HOST_HUGEPAGES_DIR,
+};
+use super::memory_check::check_memory_before_update;
 use super::path::CgroupPath;
 use super::pids::apply_pids_limit;
+use super::rdma::{apply_rdma, rdma_is_set};
 use super::{Manager, SubCgroups};
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxMemory, LinuxResources};
 use std::path::{Path, PathBuf};
 
 /// The container's cgroup in one hierarchy.
@@ -37,6 +45,8 @@ impl HierarchyDir {
 pub struct V1Manager {
     dirs: Vec<HierarchyDir>,
     rootless: bool,
+    /// Where the host lists its huge page sizes (tests use a fake one).
+    hugepages_dir: PathBuf,
 }
 
 impl V1Manager {
@@ -49,7 +59,11 @@ impl V1Manager {
                 hierarchy,
             })
             .collect();
-        V1Manager { dirs, rootless }
+        V1Manager {
+            dirs,
+            rootless,
+            hugepages_dir: PathBuf::from(HOST_HUGEPAGES_DIR),
+        }
     }
 
     fn dir_of(&self, controller: &str) -> Option<&HierarchyDir> {
@@ -137,12 +151,11 @@ impl Manager for V1Manager {
         if resources.unified().as_ref().is_some_and(|u| !u.is_empty()) {
             bail!("linux.resources.unified: needs cgroup v2, but this host uses cgroup v1");
         }
-        if let Some(m) = resources
-            .memory()
-            .as_ref()
-            .filter(|m| memory::memory_is_set(m))
-        {
-            memory::apply_memory(self.dir_for("memory", "linux.resources.memory")?, m)?;
+        if let Some(m) = resources.memory().as_ref() {
+            self.check_memory_before_update(m)?;
+            if memory::memory_is_set(m) {
+                memory::apply_memory(self.dir_for("memory", "linux.resources.memory")?, m)?;
+            }
         }
         if let Some(c) = resources.cpu().as_ref() {
             if cpu::cpu_controller_is_set(c) {
@@ -157,15 +170,49 @@ impl Manager for V1Manager {
                 apply_pids_limit(self.dir_for("pids", "linux.resources.pids")?, p)?;
             }
         }
+        if let Some(b) = resources.block_io().as_ref() {
+            if let Some(field) = first_set_field(b) {
+                let field = format!("linux.resources.blockIO.{field}");
+                blkio::apply_block_io(self.dir_for("blkio", &field)?, b)?;
+            }
+        }
+        if let Some(limits) = resources
+            .hugepage_limits()
+            .as_deref()
+            .filter(|l| !l.is_empty())
+        {
+            validate_page_sizes(limits, &self.hugepages_dir)?;
+            let dir = self.dir_for("hugetlb", "linux.resources.hugepageLimits")?;
+            apply_hugepage_limits(dir, limits, HugetlbFiles::V1)?;
+        }
+        if let Some(n) = resources.network().as_ref() {
+            if n.class_id().is_some() {
+                let dir = self.dir_for("net_cls", "linux.resources.network.classID")?;
+                network::apply_network_class_id(dir, n.class_id())?;
+            }
+            if network::priorities_are_set(n) {
+                let dir = self.dir_for("net_prio", "linux.resources.network.priorities")?;
+                network::apply_network_priorities(dir, n)?;
+            }
+        }
+        if let Some(r) = resources.rdma().as_ref().filter(|r| rdma_is_set(r)) {
+            apply_rdma(self.dir_for("rdma", "linux.resources.rdma")?, r)?;
+        }
         // Devices: like runc, the list is always applied (no list = deny all
         // but the default devices); rootless cannot write the devices cgroup,
         // so runc skips it there and so do we.
-        // TODO(later issue): blockIO, hugepageLimits, network, rdma.
         if !self.rootless {
             let rules = resources.devices().as_deref().unwrap_or(&[]);
             devices::apply_devices(self.dir_for("devices", "linux.resources.devices")?, rules)?;
         }
         Ok(())
+    }
+
+    fn check_memory_before_update(&self, memory: &LinuxMemory) -> Result<()> {
+        match self.dir_of("memory") {
+            Some(dir) => check_memory_before_update(&dir.path, "memory.usage_in_bytes", memory),
+            None => Ok(()),
+        }
     }
 
     fn pids(&self) -> Result<Vec<i32>> {
@@ -336,6 +383,152 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("linux.resources.unified"));
+    }
+
+    #[test]
+    fn missing_controllers_name_the_field_and_controller() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut m = V1Manager::new(
+            fake_host(tmp.path()),
+            &CgroupPath::parse(Some("/x"), "id").unwrap(),
+            false,
+        );
+        let sysfs = tmp.path().join("hugepages");
+        std::fs::create_dir_all(sysfs.join("hugepages-2048kB")).unwrap();
+        m.hugepages_dir = sysfs;
+        for (json, want) in [
+            (r#"{"blockIO": {"weight": 500}}"#, "linux.resources.blockIO.weight: the blkio cgroup controller is not mounted"),
+            (
+                r#"{"blockIO": {"throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": 1}]}}"#,
+                "linux.resources.blockIO.throttleReadBpsDevice: the blkio cgroup controller is not mounted",
+            ),
+            (
+                r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]}"#,
+                "linux.resources.hugepageLimits: the hugetlb cgroup controller is not mounted",
+            ),
+            (
+                r#"{"hugepageLimits": [{"pageSize": "3MB", "limit": 0}]}"#,
+                "linux.resources.hugepageLimits[0].pageSize: \"3MB\" is not a huge page size",
+            ),
+            (r#"{"network": {"classID": 7}}"#, "linux.resources.network.classID: the net_cls cgroup controller is not mounted"),
+            (
+                r#"{"network": {"priorities": [{"name": "lo", "priority": 1}]}}"#,
+                "linux.resources.network.priorities: the net_prio cgroup controller is not mounted",
+            ),
+            (r#"{"rdma": {"mlx4_0": {"hcaHandles": 1}}}"#, "linux.resources.rdma: the rdma cgroup controller is not mounted"),
+        ] {
+            let err = format!("{:#}", m.set(&serde_json::from_str(json).unwrap()).unwrap_err());
+            assert!(err.contains(want), "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn new_controllers_are_written_where_mounted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut hierarchies = fake_host(tmp.path());
+        for (name, controllers, files) in [
+            (
+                "blkio",
+                vec!["blkio"],
+                vec!["blkio.bfq.weight", "blkio.throttle.read_bps_device"],
+            ),
+            (
+                "hugetlb",
+                vec!["hugetlb"],
+                vec!["hugetlb.2MB.limit_in_bytes"],
+            ),
+            (
+                "net_cls,net_prio",
+                vec!["net_cls", "net_prio"],
+                vec!["net_cls.classid", "net_prio.ifpriomap"],
+            ),
+            ("rdma", vec!["rdma"], vec!["rdma.max"]),
+        ] {
+            let leaf = tmp.path().join(name).join("x");
+            std::fs::create_dir_all(&leaf).unwrap();
+            for f in files {
+                std::fs::write(leaf.join(f), "").unwrap();
+            }
+            hierarchies.push(Hierarchy {
+                controllers: controllers.into_iter().map(String::from).collect(),
+                mount_point: tmp.path().join(name),
+                own_cgroup: PathBuf::new(),
+            });
+        }
+        // The devices cgroup is always written: give it its leaf too.
+        let devices = tmp.path().join("devices/x");
+        std::fs::create_dir_all(&devices).unwrap();
+        for f in ["devices.allow", "devices.deny"] {
+            std::fs::write(devices.join(f), "").unwrap();
+        }
+        let mut m = V1Manager::new(
+            hierarchies,
+            &CgroupPath::parse(Some("/x"), "id").unwrap(),
+            false,
+        );
+        let sysfs = tmp.path().join("hugepages");
+        std::fs::create_dir_all(sysfs.join("hugepages-2048kB")).unwrap();
+        m.hugepages_dir = sysfs;
+        m.set(
+            &serde_json::from_str(
+                r#"{"blockIO": {"weight": 300, "throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": 1048576}]},
+                    "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
+                    "network": {"classID": 1048577, "priorities": [{"name": "lo", "priority": 3}]},
+                    "rdma": {"mlx4_0": {"hcaHandles": 2, "hcaObjects": 2000}}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let read = |f: &str| std::fs::read_to_string(tmp.path().join(f)).unwrap();
+        assert_eq!(read("blkio/x/blkio.bfq.weight"), "300");
+        assert_eq!(
+            read("blkio/x/blkio.throttle.read_bps_device"),
+            "254:0 1048576"
+        );
+        assert_eq!(read("hugetlb/x/hugetlb.2MB.limit_in_bytes"), "4194304");
+        assert_eq!(read("net_cls,net_prio/x/net_cls.classid"), "1048577");
+        assert_eq!(read("net_cls,net_prio/x/net_prio.ifpriomap"), "lo 3");
+        assert_eq!(
+            read("rdma/x/rdma.max"),
+            "mlx4_0 hca_handle=2 hca_object=2000"
+        );
+    }
+
+    #[test]
+    fn check_before_update_refuses_a_limit_below_usage() {
+        let tmp = tempfile::tempdir().unwrap();
+        let m = V1Manager::new(
+            fake_host(tmp.path()),
+            &CgroupPath::parse(Some("/x"), "id").unwrap(),
+            false,
+        );
+        let memory = tmp.path().join("memory/x");
+        std::fs::create_dir_all(&memory).unwrap();
+        std::fs::write(memory.join("memory.usage_in_bytes"), "1000000\n").unwrap();
+        std::fs::write(
+            memory.join("memory.limit_in_bytes"),
+            "9223372036854771712\n",
+        )
+        .unwrap();
+        let err = format!(
+            "{:#}",
+            m.set(
+                &serde_json::from_str(
+                    r#"{"memory": {"limit": 500000, "checkBeforeUpdate": true}}"#
+                )
+                .unwrap()
+            )
+            .unwrap_err()
+        );
+        assert!(
+            err.contains("checkBeforeUpdate") && err.contains("1000000"),
+            "{err}"
+        );
+        // Nothing was written.
+        assert_eq!(
+            std::fs::read_to_string(memory.join("memory.limit_in_bytes")).unwrap(),
+            "9223372036854771712\n"
+        );
     }
 
     #[test]

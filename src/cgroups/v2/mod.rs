@@ -5,17 +5,24 @@
 mod cpu;
 pub mod devices_bpf;
 mod freezer;
+mod io;
 mod memory;
 
 pub use cpu::cpu_shares_to_weight;
 
 use super::fs;
 use super::host::Hierarchy;
+use super::hugetlb::{
+    apply_hugepage_limits, validate_page_sizes, HugetlbFiles, HOST_HUGEPAGES_DIR,
+};
+use super::memory_check::check_memory_before_update;
 use super::path::CgroupPath;
 use super::pids::{apply_pids_limit, pids_max_value};
+use super::rdma::apply_rdma;
 use super::{Manager, SubCgroups};
+use crate::logging;
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxMemory, LinuxNetwork, LinuxResources};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +31,8 @@ pub struct V2Manager {
     root: PathBuf,
     /// The container's cgroup directory.
     path: PathBuf,
+    /// Where the host lists its huge page sizes (tests use a fake one).
+    hugepages_dir: PathBuf,
 }
 
 impl V2Manager {
@@ -32,6 +41,7 @@ impl V2Manager {
             root: hierarchy.mount_point.clone(),
             // runc uses the parent of its own cgroup for relative paths on v2.
             path: path.dir_in(hierarchy, true),
+            hugepages_dir: PathBuf::from(HOST_HUGEPAGES_DIR),
         }
     }
 
@@ -81,15 +91,36 @@ fn enable_all_controllers_in(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `linux.resources.network` (classID, priorities): the net_cls and
+/// net_prio controllers exist only on cgroup v1. runc 1.1 ignores both on v2
+/// without a word; we ignore them too, so configs made for v1 still run, but
+/// say so. (On v2, match packets by cgroup path instead, e.g. nftables
+/// `socket cgroupv2`.)
+fn warn_network(network: &LinuxNetwork) {
+    if network.class_id().is_some() {
+        logging::warn(
+            "linux.resources.network.classID: cgroup v2 has no net_cls controller; ignored",
+        );
+    }
+    if network.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+        logging::warn(
+            "linux.resources.network.priorities: cgroup v2 has no net_prio controller; ignored",
+        );
+    }
+}
+
 /// `linux.resources.unified`: raw v2 files, written last so they win over
-/// the typed fields, as in runc. Keys must be plain file names.
+/// the typed fields, as in runc. Keys must be plain file names: one with a
+/// "/" or that is "." or ".." would write outside the container's cgroup.
 fn apply_unified(dir: &Path, unified: &HashMap<String, String>) -> Result<()> {
     let mut keys: Vec<&String> = unified.keys().collect();
     keys.sort(); // a stable order makes errors reproducible
     for key in keys {
         let field = format!("linux.resources.unified[{key:?}]");
         if key.is_empty() || key.contains('/') || key == "." || key == ".." {
-            bail!("{field}: not a cgroup file name");
+            bail!(
+                "{field}: not a cgroup file name (it would leave the container's cgroup directory)"
+            );
         }
         let value = &unified[key];
         if !dir.join(key).exists() {
@@ -123,6 +154,7 @@ impl Manager for V2Manager {
     fn set(&self, resources: &LinuxResources) -> Result<()> {
         let dir = self.existing_path()?;
         if let Some(m) = resources.memory() {
+            self.check_memory_before_update(m)?;
             memory::apply_memory(dir, m)?;
         }
         if let Some(c) = resources.cpu() {
@@ -134,12 +166,33 @@ impl Manager for V2Manager {
                 apply_pids_limit(dir, p)?;
             }
         }
+        if let Some(b) = resources.block_io() {
+            io::apply_block_io(dir, b)?;
+        }
+        if let Some(limits) = resources
+            .hugepage_limits()
+            .as_deref()
+            .filter(|l| !l.is_empty())
+        {
+            validate_page_sizes(limits, &self.hugepages_dir)?;
+            apply_hugepage_limits(dir, limits, HugetlbFiles::V2)?;
+        }
+        if let Some(n) = resources.network() {
+            warn_network(n);
+        }
+        if let Some(r) = resources.rdma() {
+            apply_rdma(dir, r)?;
+        }
         // Like v1: always applied (no list = only the default devices).
         devices_bpf::apply_devices(dir, resources.devices().as_deref().unwrap_or(&[]))?;
         if let Some(unified) = resources.unified() {
             apply_unified(dir, unified)?;
         }
         Ok(())
+    }
+
+    fn check_memory_before_update(&self, memory: &LinuxMemory) -> Result<()> {
+        check_memory_before_update(&self.path, "memory.current", memory)
     }
 
     fn pids(&self) -> Result<Vec<i32>> {
@@ -195,6 +248,12 @@ mod tests {
         "cpuset.cpus",
         "cpuset.mems",
         "memory.high",
+        "memory.current",
+        "io.max",
+        "io.weight",
+        "hugetlb.2MB.max",
+        "hugetlb.2MB.rsvd.max",
+        "rdma.max",
     ];
 
     impl FakeRoot {
@@ -224,7 +283,11 @@ mod tests {
                 mount_point: self.tmp.path().to_path_buf(),
                 own_cgroup: PathBuf::from("own/leaf"),
             };
-            V2Manager::new(&hierarchy, &CgroupPath::parse(Some(path), "id").unwrap())
+            let mut m = V2Manager::new(&hierarchy, &CgroupPath::parse(Some(path), "id").unwrap());
+            let sysfs = self.tmp.path().join("sysfs-hugepages");
+            std::fs::create_dir_all(sysfs.join("hugepages-2048kB")).unwrap();
+            m.hugepages_dir = sysfs;
+            m
         }
 
         fn read(&self, relative: &str) -> String {
@@ -314,7 +377,10 @@ mod tests {
             ),
             (r#"{"cpu": {"realtimeRuntime": 10}}"#, "realtimeRuntime"),
             (r#"{"unified": {"../x": "1"}}"#, "linux.resources.unified"),
-            (r#"{"unified": {"io.max": "1"}}"#, "linux.resources.unified"),
+            (
+                r#"{"unified": {"misc.max": "1"}}"#,
+                "linux.resources.unified",
+            ),
             (
                 r#"{"devices": [{"allow": true, "access": "x"}]}"#,
                 "linux.resources.devices[0]",
@@ -323,6 +389,69 @@ mod tests {
             let err = format!("{:#}", m.set(&resources(json)).unwrap_err());
             assert!(err.contains(field), "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn set_writes_io_hugetlb_and_rdma() {
+        let root = FakeRoot::new("c");
+        let m = root.manager("/c");
+        m.set(&resources(
+            r#"{"blockIO": {"weight": 500, "leafWeight": 10,
+                            "throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": 1048576}],
+                            "throttleWriteIOPSDevice": [{"major": 254, "minor": 0, "rate": 100}]},
+                "hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}],
+                "network": {"classID": 1},
+                "rdma": {"mlx4_0": {"hcaHandles": 2, "hcaObjects": 2000}}}"#,
+        ))
+        .unwrap();
+        for (file, want) in [
+            ("c/io.weight", "4950"),
+            ("c/io.max", "254:0 rbps=1048576 wiops=100"),
+            ("c/hugetlb.2MB.max", "2097152"),
+            ("c/hugetlb.2MB.rsvd.max", "2097152"),
+            ("c/rdma.max", "mlx4_0 hca_handle=2 hca_object=2000"),
+        ] {
+            assert_eq!(root.read(file), want, "{file}");
+        }
+    }
+
+    #[test]
+    fn v2_errors_name_the_field() {
+        let root = FakeRoot::new("c");
+        let m = root.manager("/c");
+        std::fs::write(root.tmp.path().join("c/memory.current"), "800000\n").unwrap();
+        for (json, want) in [
+            (
+                r#"{"hugepageLimits": [{"pageSize": "1GB", "limit": 1}]}"#,
+                "hugepageLimits[0].pageSize",
+            ),
+            (
+                r#"{"blockIO": {"weight": 2000}}"#,
+                "linux.resources.blockIO.weight",
+            ),
+            (
+                r#"{"memory": {"limit": 700000, "checkBeforeUpdate": true}}"#,
+                "linux.resources.memory.checkBeforeUpdate",
+            ),
+            (
+                r#"{"unified": {"..": "1"}}"#,
+                "linux.resources.unified[\"..\"]",
+            ),
+            (
+                r#"{"unified": {"a/b": "1"}}"#,
+                "linux.resources.unified[\"a/b\"]",
+            ),
+        ] {
+            let err = format!("{:#}", m.set(&resources(json)).unwrap_err());
+            assert!(err.contains(want), "{json}: {err}");
+        }
+        assert_eq!(root.read("c/memory.max"), "");
+        // Above the usage, or without the check, the limit is written.
+        m.set(&resources(
+            r#"{"memory": {"limit": 900000, "checkBeforeUpdate": true}}"#,
+        ))
+        .unwrap();
+        assert_eq!(root.read("c/memory.max"), "900000");
     }
 
     #[test]
