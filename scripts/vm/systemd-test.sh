@@ -70,7 +70,11 @@ check_eq() { # RUNTIME NAME WANT GOT
 }
 
 read_file() { cat "$1" 2>/dev/null || echo "<missing>"; }
-prop() { systemctl show -p "$1" --value "$UNIT" 2>&1; }
+# One `systemctl show` per check group (each systemctl run is slow under
+# TCG): snapshot the unit's properties, then read them from the snapshot.
+PROPS=/tmp/unit-props
+snapshot_props() { systemctl show "$UNIT" >"$PROPS" 2>&1; }
+prop() { sed -n "s/^$1=//p" "$PROPS"; }
 
 write_config() { # BUNDLE ARGS_JSON
     cat >"$1/config.json" <<EOF
@@ -129,6 +133,7 @@ status_of() { # RUNTIME ROOT
 
 # The unit and its cgroup are gone (and no failed unit is left behind).
 check_gone() { # RUNTIME NAME
+    snapshot_props
     load=$(prop LoadState)
     if [ "$load" != not-found ]; then
         report not-ok "$1" "$2" "unit still known: LoadState=$load ActiveState=$(prop ActiveState)"
@@ -162,6 +167,7 @@ test_runtime() { # RUNTIME
         cleanup "$rt" "$root"
         return
     fi
+    snapshot_props
     check_eq "$rt" unit-active active "$(prop ActiveState)"
     check_eq "$rt" unit-slice system.slice "$(prop Slice)"
     check_eq "$rt" Delegate yes "$(prop Delegate)"
