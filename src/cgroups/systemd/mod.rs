@@ -198,11 +198,24 @@ impl Manager for SystemdManager {
     }
 
     fn destroy(&self) -> Result<()> {
-        let stopped = self.connect().and_then(|mut systemd| {
-            let stop = systemd.stop_unit(&self.unit);
-            systemd.reset_failed_unit(&self.unit);
-            stop
-        });
+        let stopped = match self.connect() {
+            Ok(mut systemd) => {
+                let stop = systemd.stop_unit(&self.unit);
+                systemd.reset_failed_unit(&self.unit);
+                stop
+            }
+            // Without a reachable systemd (it is gone, or the state moved
+            // hosts) the unit cannot be running: removing the cgroup
+            // directories below is all there is to do, so `delete` can
+            // still clean up.
+            Err(e) => {
+                crate::logging::warn(&format!(
+                    "cannot stop systemd unit {}: {e:#}; removing its cgroup directly",
+                    self.unit
+                ));
+                Ok(())
+            }
+        };
         // Whatever systemd did, remove what is left (on v1, the hierarchies
         // systemd does not manage).
         let removed = self.fs.destroy();
@@ -365,6 +378,12 @@ mod tests {
         // Without systemd on the bus, apply fails naming the driver's need.
         let err = m.apply(42).unwrap_err();
         assert!(format!("{err:#}").contains("systemd"), "{err:#}");
+        // ... but destroy still removes a cgroup left behind, so `delete`
+        // can clean up.
+        let left = host.cgroup_root.join("system.slice/nook-c1.scope");
+        std::fs::create_dir_all(&left).unwrap();
+        m.destroy().unwrap();
+        assert!(!left.exists());
     }
 
     #[test]
