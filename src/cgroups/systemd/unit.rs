@@ -143,3 +143,42 @@ impl Systemd {
         let _ = self.call("ResetFailedUnit", vec![Value::str(unit)]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_are_sent_as_a_sv() {
+        let props = vec![
+            ("TasksMax".to_string(), Value::Uint64(20)),
+            ("Delegate".to_string(), Value::Bool(true)),
+        ];
+        let array = property_array(&props);
+        assert_eq!(array.signature(), "a(sv)");
+        assert_eq!(
+            array,
+            Value::array(
+                "(sv)",
+                vec![
+                    Value::Struct(vec![
+                        Value::str("TasksMax"),
+                        Value::variant(Value::Uint64(20))
+                    ]),
+                    Value::Struct(vec![
+                        Value::str("Delegate"),
+                        Value::variant(Value::Bool(true))
+                    ]),
+                ]
+            )
+        );
+    }
+
+    #[test]
+    fn job_removed_match_is_systemds_manager_signal() {
+        assert_eq!(
+            job_removed().rule(),
+            "type='signal',interface='org.freedesktop.systemd1.Manager',member='JobRemoved',sender='org.freedesktop.systemd1',path='/org/freedesktop/systemd1'"
+        );
+    }
+}
