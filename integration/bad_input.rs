@@ -273,3 +273,83 @@ fn terminal_without_console_socket_is_refused_by_create() {
         &["--console-socket"],
     );
 }
+
+// config-linux.md#control-groups: impossible resource values are refused by
+// create with the field named, before any cgroup exists.
+#[test]
+fn impossible_cgroup_values() {
+    create_fails(
+        "neg-memory",
+        |c| c["linux"]["resources"] = json!({"memory": {"limit": -5}}),
+        &["memory"],
+    );
+    create_fails(
+        "neg-shares",
+        |c| c["linux"]["resources"] = json!({"cpu": {"shares": -1}}),
+        &["linux.resources.cpu.shares"],
+    );
+    create_fails(
+        "cpus-range",
+        |c| c["linux"]["resources"] = json!({"cpu": {"cpus": "0-4095"}}),
+        &["cpus"],
+    );
+    create_fails(
+        "cpus-garbage",
+        |c| c["linux"]["resources"] = json!({"cpu": {"cpus": "one,two"}}),
+        &["cpus"],
+    );
+    create_fails(
+        "device-type",
+        |c| {
+            c["linux"]["resources"] =
+                json!({"devices": [{"allow": true, "type": "x", "access": "rwm"}]})
+        },
+        &["linux.resources.devices"],
+    );
+    create_fails(
+        "device-access",
+        |c| {
+            c["linux"]["resources"] =
+                json!({"devices": [{"allow": true, "type": "c", "access": "rwz"}]})
+        },
+        &["linux.resources.devices"],
+    );
+}
+
+// A cgroupsPath of the wrong form for the driver: the systemd driver wants
+// "slice:prefix:name"; a plain path is refused before anything is created.
+#[test]
+fn cgroups_path_of_the_wrong_form_for_the_systemd_driver() {
+    let rt = Runtime::new();
+    let id = unique_id("systemd-form");
+    let mut bundle = Bundle::new(&["sleep", "30"]);
+    bundle.edit_config(|c| c["linux"]["cgroupsPath"] = json!(format!("/{id}")));
+    let out = rt.exec(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        &bundle.path().to_string_lossy(),
+        &id,
+    ]);
+    out.assert_fail();
+    assert!(out.stderr.contains("linux.cgroupsPath"), "{out}");
+    assert!(out.stderr.contains("slice:prefix:name"), "{out}");
+    assert_nothing_left(&rt, &id, bundle.path());
+}
+
+// config.md#linux-process apparmorProfile: a profile the host cannot apply
+// (no AppArmor here) is refused at create, naming the field, never dropped.
+#[test]
+fn apparmor_profile_without_apparmor_on_the_host() {
+    let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
+    if enabled {
+        eprintln!("skipped: this host has AppArmor");
+        return;
+    }
+    create_fails(
+        "apparmor",
+        |c| c["process"]["apparmorProfile"] = json!("nook-test-profile"),
+        &["process.apparmorProfile", "AppArmor is not enabled"],
+    );
+}

@@ -210,8 +210,32 @@ impl Container {
         }
     }
 
+    /// Whether the `create` that wrote a pid-less state.json is still running.
+    /// It holds the directory's lock until it records the init's pid, so a
+    /// lock nobody holds means that create died half-way (its leftovers are
+    /// then a stopped container that `delete` removes).
+    fn creator_alive(&self) -> bool {
+        if self._lock.is_some() {
+            return false;
+        }
+        let Ok(dir) = File::open(&self.dir) else {
+            return false;
+        };
+        match Flock::lock(dir, FlockArg::LockExclusiveNonblock) {
+            Ok(_released_on_drop) => false,
+            Err((_, e)) => e == nix::errno::Errno::EWOULDBLOCK,
+        }
+    }
+
     /// The status of runtime.md#state, derived from the init and the cgroup.
     pub fn status(&self) -> Status {
+        if self.state.pid == 0 {
+            return if self.creator_alive() {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
+        }
         if !self.init_alive() {
             return Status::Stopped;
         }

@@ -26,6 +26,7 @@ pub fn delete(c: Container, force: bool) -> Result<()> {
         }
     }
     if let Some(mgr) = &mgr {
+        kill_leftovers(&c, mgr.as_ref())?;
         mgr.destroy()?;
     }
     let state = hooks::state_json(
@@ -45,6 +46,41 @@ pub fn delete(c: Container, force: bool) -> Result<()> {
         &state,
     );
     c.remove()
+}
+
+/// Processes still in the cgroup of a stopped container: children of an init
+/// that was SIGKILLed without a pid namespace of its own, or what a `create`
+/// that died half-way left. They are the container's, and the cgroup cannot
+/// be removed while they live: SIGKILL them (thawing a frozen cgroup so the
+/// signal is delivered) and wait until the cgroup is empty. With a pid
+/// namespace of its own the kernel kills them when the init dies, so they are
+/// only waited for (as runc, which signals the cgroup only without one).
+fn kill_leftovers(c: &Container, mgr: &dyn Manager) -> Result<()> {
+    let half_created = c.state.pid == 0;
+    let signal_them = half_created || !c.state.new_pid_namespace;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pids = mgr.pids().unwrap_or_default();
+        if pids.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "container {}: processes {pids:?} are still in its cgroup after SIGKILL",
+                c.state.id
+            );
+        }
+        if signal_them {
+            for pid in pids {
+                // SAFETY: kill(2) has no memory effects.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        if mgr.is_frozen().unwrap_or(false) {
+            let _ = mgr.freeze(false);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// SIGKILL the container and wait until its init is gone. Without a pid

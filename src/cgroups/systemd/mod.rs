@@ -13,8 +13,9 @@ mod unit;
 
 use super::host::{self, HostPaths, Layout};
 use super::path::CgroupPath;
+use super::stats::Stats;
 use super::systemd_path::{expand_slice, SystemdCgroupPath};
-use super::{v1, v2, CgroupSpec, Manager};
+use super::{v1, v2, CgroupSpec, Manager, SubCgroups};
 use crate::dbus::Value;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
@@ -185,8 +186,16 @@ impl Manager for SystemdManager {
         self.fs.set(resources)
     }
 
+    fn enter(&self, pid: i32, sub: &SubCgroups) -> Result<()> {
+        self.fs.enter(pid, sub)
+    }
+
     fn pids(&self) -> Result<Vec<i32>> {
         self.fs.pids()
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        self.fs.stats()
     }
 
     fn freeze(&self, frozen: bool) -> Result<()> {
