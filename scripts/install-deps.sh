@@ -33,6 +33,11 @@ packages=(
     # against are installed here. xz-utils unpacks the kernel, binutils
     # strips nook for the initramfs.
     xz-utils binutils
+    # the D-Bus client test (integration/dbus_client.rs) starts a private
+    # dbus-daemon; the systemd test VM (scripts/vm/systemd-build.sh) builds
+    # its Debian root filesystem with mmdebstrap into an ext4 image
+    # (mkfs.ext4 -d, from e2fsprogs)
+    dbus mmdebstrap e2fsprogs
     libaio1 libbpf1 libcapstone4 libfdt1 libfuse3-3 libglib2.0-0 libgmp10
     libgnutls30 libibverbs1 libjpeg62-turbo libnuma1 libpixman-1-0 libpmem1
     libpng16-16 librdmacm1 libsasl2-2 libseccomp2 libslirp0 libudev1

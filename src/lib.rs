@@ -9,6 +9,7 @@ pub mod cloned_binary;
 pub mod commands;
 pub mod console_relay;
 pub mod container;
+pub mod dbus;
 pub mod events;
 pub mod features;
 pub mod foreground;

@@ -5,7 +5,9 @@
 #
 #   scripts/vm/run.sh [VM_DIR]     (default target/vm)
 #
-# Environment: VM_QEMU_PIDFILE (write qemu's pid there), QEMU_ACCEL, QEMU_CPU.
+# Environment: VM_QEMU_PIDFILE (write qemu's pid there), QEMU_ACCEL, QEMU_CPU;
+# VM_INITRD, VM_CMDLINE and VM_DISK (a raw image attached as a virtio disk
+# with snapshot=on) boot another VM, e.g. the systemd one (systemd-run.sh).
 #
 # Ending this script with SIGTERM ends the VM. TCG only: /dev/kvm on the
 # machines this was written on cannot run a stock kernel. Set QEMU_ACCEL=kvm (and QEMU_CPU=host) where KVM works.
@@ -15,7 +17,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 vm_dir=${1:-${VM_DIR:-$here/../../target/vm}}
 qemu_dir=$vm_dir/qemu
 
-for f in "$vm_dir/vmlinux" "$vm_dir/initrd.cpio" "$qemu_dir/usr/bin/qemu-system-x86_64"; do
+initrd=${VM_INITRD:-$vm_dir/initrd.cpio}
+cmdline=${VM_CMDLINE:-console=ttyS0 panic=-1 cgroup_no_v1=all quiet}
+disk=()
+if [ -n "${VM_DISK:-}" ]; then
+    # snapshot=on: the guest's writes go to a temporary file, the image stays as built.
+    disk=(-drive "file=$VM_DISK,if=virtio,format=raw,snapshot=on")
+fi
+
+for f in "$vm_dir/vmlinux" "$initrd" "$qemu_dir/usr/bin/qemu-system-x86_64"; do
     [ -e "$f" ] || { echo "$0: $f missing; run scripts/vm/build.sh" >&2; exit 2; }
 done
 
@@ -33,8 +43,9 @@ export QEMU_MODULE_DIR=$qemu_dir/usr/lib/x86_64-linux-gnu/qemu
     -machine pc -smp 1 -m 512 \
     -nodefaults -no-user-config -display none -no-reboot -serial stdio \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-    -kernel "$vm_dir/vmlinux" -initrd "$vm_dir/initrd.cpio" \
-    -append 'console=ttyS0 panic=-1 cgroup_no_v1=all quiet' </dev/null &
+    "${disk[@]}" \
+    -kernel "$vm_dir/vmlinux" -initrd "$initrd" \
+    -append "$cmdline" </dev/null &
 qemu_pid=$!
 # For a caller that wants to end qemu itself (integration/cgroup2_vm.rs does
 # on a timeout).

@@ -17,6 +17,7 @@ mod pids;
 mod rdma;
 pub mod stats;
 pub mod sub;
+mod systemd;
 pub mod systemd_path;
 mod v1;
 mod v2;
@@ -26,12 +27,11 @@ pub use sub::SubCgroups;
 pub use v2::cpu_shares_to_weight;
 pub use v2::devices_bpf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use host::{HostPaths, Layout};
-use oci_spec::runtime::{LinuxMemory, LinuxResources};
+use oci_spec::runtime::{LinuxMemory, LinuxResources, Spec};
 use path::CgroupPath;
 use serde::{Deserialize, Serialize};
-use systemd_path::SystemdCgroupPath;
 
 /// What is needed to rebuild a container's cgroup manager in a later command.
 /// Stored verbatim in state.json.
@@ -82,12 +82,26 @@ pub fn manager_for(spec: &CgroupSpec) -> Result<Box<dyn Manager>> {
     manager_for_host(spec, &HostPaths::system())
 }
 
+/// The manager `create` uses: with the systemd driver, it also carries the
+/// config's resources and `org.systemd.property.*` annotations, which become
+/// properties of the unit it starts (a bad annotation is an error here).
+pub fn manager_for_create(spec: &CgroupSpec, config: &Spec) -> Result<Box<dyn Manager>> {
+    if !spec.systemd {
+        return manager_for(spec);
+    }
+    let resources = config.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let start = systemd::start_config(resources, config.annotations().as_ref())?;
+    Ok(Box::new(systemd::SystemdManager::new(
+        spec,
+        &HostPaths::system(),
+        Some(start),
+    )?))
+}
+
 /// `manager_for` with the host's cgroup files somewhere else (tests).
 pub fn manager_for_host(spec: &CgroupSpec, host: &HostPaths) -> Result<Box<dyn Manager>> {
     if spec.systemd {
-        // Check the path now so a bad one is reported as such.
-        SystemdCgroupPath::parse(spec.cgroups_path.as_deref(), &spec.container_id)?;
-        bail!("systemd cgroup driver not implemented yet (run without --systemd-cgroup)");
+        return Ok(Box::new(systemd::SystemdManager::new(spec, host, None)?));
     }
     let path = CgroupPath::parse(spec.cgroups_path.as_deref(), &spec.container_id)?;
     Ok(match host::detect(host)? {
@@ -112,13 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn systemd_driver_is_not_implemented_but_validates_the_path() {
-        let err = manager_for(&spec(Some("system.slice:nook:ctr"), true))
-            .err()
-            .unwrap();
-        assert!(err
-            .to_string()
-            .contains("systemd cgroup driver not implemented yet"));
+    fn systemd_driver_validates_the_path() {
         let err = manager_for(&spec(Some("/not/systemd"), true))
             .err()
             .unwrap();

@@ -142,7 +142,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     )
     .with_context(|| format!("cannot open {}", dir.display()))?;
 
-    let cgroup = cgroups::manager_for(&cgroup_spec)?;
+    let cgroup = cgroups::manager_for_create(&cgroup_spec, spec)?;
     let (parent_end, init_end) = channel_pair()?;
 
     let child = clone_process(plan.clone_flags)?;

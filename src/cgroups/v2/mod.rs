@@ -9,6 +9,8 @@ mod io;
 mod memory;
 
 pub use cpu::cpu_shares_to_weight;
+// The systemd driver converts memory.swap the same way for MemorySwapMax.
+pub(super) use memory::swap_for_v2;
 
 use super::fs;
 use super::host::Hierarchy;
