@@ -124,9 +124,15 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// The first line of a reason, cut to fit a table column.
+/// The telling line of a reason, cut to fit a table column: for a failed
+/// command its first line of stderr (the engine's error), else the first.
 fn short(reason: &str) -> String {
-    let line = reason.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let stderr = reason
+        .split_once("--- stderr ---")
+        .and_then(|(_, rest)| rest.lines().find(|l| !l.trim().is_empty()));
+    let line = stderr
+        .or_else(|| reason.lines().find(|l| !l.trim().is_empty()))
+        .unwrap_or("");
     let line = line.trim();
     if line.chars().count() > 90 {
         let cut: String = line.chars().take(87).collect();

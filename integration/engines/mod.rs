@@ -19,8 +19,11 @@
 
 pub mod cells;
 pub mod cli;
+pub mod containerd;
+pub mod ctr_cells;
 pub mod daemon;
 pub mod host;
+pub mod image;
 pub mod matrix;
 pub mod podman;
 pub mod pty;
