@@ -130,9 +130,18 @@ fn short(reason: &str) -> String {
     let stderr = reason
         .split_once("--- stderr ---")
         .and_then(|(_, rest)| rest.lines().find(|l| !l.trim().is_empty()));
-    let line = stderr
+    let first = stderr
         .or_else(|| reason.lines().find(|l| !l.trim().is_empty()))
-        .unwrap_or("");
+        .unwrap_or("")
+        .trim();
+    // assert_eq!: what was found says more than "left == right failed".
+    let found = reason
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("left: "));
+    let line = match found {
+        Some(left) if stderr.is_none() => format!("{first} (got {left})"),
+        _ => first.to_string(),
+    };
     let line = line.trim();
     if line.chars().count() > 90 {
         let cut: String = line.chars().take(87).collect();

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod containerd;
 pub mod ctr_cells;
 pub mod daemon;
+pub mod docker;
 pub mod host;
 pub mod image;
 pub mod matrix;
