@@ -85,12 +85,16 @@ pub fn run_matrix<E>(
     for cell in cells.iter().filter(|c| selected(c.name)) {
         let mut outcomes = Vec::new();
         for rt in runtimes {
+            let started = std::time::Instant::now();
             let result = panic::catch_unwind(AssertUnwindSafe(|| (cell.run)(engine, rt)));
             let outcome = result.err().map(|payload| panic_message(&*payload));
+            // The duration is reported for whoever tunes the suite's run
+            // time, never checked.
             eprintln!(
-                "[{engine_name}] {:<22} {:<5} {}",
+                "[{engine_name}] {:<24} {:<5} {:>5.1}s {}",
                 cell.name,
                 rt.name,
+                started.elapsed().as_secs_f64(),
                 match &outcome {
                     None => "ok".to_string(),
                     Some(reason) => format!("FAIL\n{reason}\n"),

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct PtyRun {
@@ -41,7 +41,8 @@ pub fn run_on_pty(cmd: &mut Command, script: &[(&str, &str)], timeout: Duration)
             Ok(())
         });
     }
-    let mut child = cmd.spawn().expect("start a command on the pty");
+    let mut child = Reaped(cmd.spawn().expect("start a command on the pty"));
+    let child = &mut child.0;
     // Only the child holds the slave now, so a read returns EIO once the
     // child and everything it passed the terminal to are gone.
     drop(slave);
@@ -92,9 +93,7 @@ pub fn run_on_pty(cmd: &mut Command, script: &[(&str, &str)], timeout: Duration)
             }
         }
         if started.elapsed() > timeout {
-            // Our own child, by pid.
-            let _ = child.kill();
-            let _ = child.wait();
+            // Reaped (ended by its pid) on the way out.
             panic!(
                 "{:?} on a pty: no exit within {timeout:?} (script step {step}); fd {} showed:\n{}",
                 cmd,
@@ -102,5 +101,18 @@ pub fn run_on_pty(cmd: &mut Command, script: &[(&str, &str)], timeout: Duration)
                 String::from_utf8_lossy(&seen)
             );
         }
+    }
+}
+
+/// The client on the pty, ended by its pid and reaped when the test leaves
+/// early (timeout, a failed write); a no-op once it has exited.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
     }
 }
