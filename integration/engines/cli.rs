@@ -146,7 +146,10 @@ impl Cli {
     pub fn remove_all_containers(&self) {
         match self.kind {
             Kind::Podman => {
-                self.exec(&["rm", "--all", "--force"]).assert_ok();
+                // --time 0: KILL at once; the default waits 10 s for containers
+                // that ignore TERM (most cells run sleep as PID 1).
+                self.exec(&["rm", "--all", "--force", "--time", "0"])
+                    .assert_ok();
             }
             Kind::Docker => {
                 let out = self.exec(&["ps", "--all", "--quiet", "--no-trunc"]);

@@ -97,7 +97,7 @@ impl Podman {
     /// Remove containers, images, storage and cgroups; what was left.
     fn clean_up(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
-        let out = self.cli.exec(&["rm", "--all", "--force"]);
+        let out = self.cli.exec(&["rm", "--all", "--force", "--time", "0"]);
         if !out.success() {
             problems.push(format!("podman rm -af failed: {out}"));
         }
