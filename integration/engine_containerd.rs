@@ -23,12 +23,16 @@ use std::fs;
 /// the test fails half-way (the Ctr's own clean-up runs first).
 struct Leftovers {
     dir: std::path::PathBuf,
+    /// The ctr namespace, which also names the containers' parent cgroup.
     cgroup: String,
 }
 
 impl Drop for Leftovers {
     fn drop(&mut self) {
         let problems = remove_cgroup_trees(&self.cgroup);
+        // The runc shim makes an (empty) default runc root per namespace
+        // even when every container has its own --runc-root.
+        let _ = fs::remove_dir(format!("/run/containerd/runc/{}", self.cgroup));
         remove_dir_safely(&self.dir);
         if !problems.is_empty() && !std::thread::panicking() {
             panic!("containerd left: {problems:?}");

@@ -10,7 +10,9 @@
 //! create shows the last "msg" of that JSON log.
 //!
 //! Still written outside the directory: the shims' sockets in
-//! /run/containerd/s (a fixed path in containerd 1.6).
+//! /run/containerd/s (a fixed path in containerd 1.6), ctr's stdio FIFOs in
+//! /run/containerd/fifo (removed by ctr), and an empty default runc root
+//! /run/containerd/runc/NAMESPACE (removed by the test).
 
 use super::daemon::{reap_orphans, Daemon};
 use super::matrix::Runtime;
