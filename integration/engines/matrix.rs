@@ -25,8 +25,14 @@ impl Runtime {
     }
 }
 
-/// The two columns: runc 1.1.5 from Debian and the nook cargo built.
+/// The two columns: runc 1.1.5 from Debian and the nook cargo built
+/// (`NOOK_ENGINE_NOOK=PATH` puts another nook binary in its column, e.g. a
+/// release build or one from another branch).
 pub fn runtimes() -> Vec<Runtime> {
+    let nook = std::env::var_os("NOOK_ENGINE_NOOK")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_nook")));
     vec![
         Runtime {
             name: "runc",
@@ -34,7 +40,7 @@ pub fn runtimes() -> Vec<Runtime> {
         },
         Runtime {
             name: "nook",
-            path: PathBuf::from(env!("CARGO_BIN_EXE_nook")),
+            path: nook,
         },
     ]
 }
