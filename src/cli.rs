@@ -77,6 +77,16 @@ pub enum Command {
     Spec(SpecArgs),
     /// Print the features this runtime supports, as JSON.
     Features,
+    /// Change the cgroup limits of a container.
+    Update(Box<UpdateArgs>),
+    /// Freeze every process of a container.
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// Print a container's resource usage and OOM events as JSON lines.
+    Events(EventsArgs),
+    /// List the processes of a container.
+    Ps(PsArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -175,4 +185,115 @@ pub struct SpecArgs {
     /// Directory in which to write config.json.
     #[arg(short = 'b', long, value_name = "DIR")]
     pub bundle: Option<PathBuf>,
+}
+
+/// `update`: runc 1.1's flags. Values stay text here; the library parses
+/// them so that its errors name the flag as runc's do.
+#[derive(Debug, Clone, Args)]
+pub struct UpdateArgs {
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// A linux.resources JSON file, or '-' for standard input (the other
+    /// resource flags are then ignored).
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub resources: Option<String>,
+    /// Block IO weight (10 to 1000).
+    #[arg(long = "blkio-weight", value_name = "N", allow_hyphen_values = true)]
+    pub blkio_weight: Option<String>,
+    /// CPU CFS period in microseconds (0: unchanged).
+    #[arg(long = "cpu-period", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_period: Option<String>,
+    /// CPU CFS quota in microseconds per period (-1: no limit).
+    #[arg(long = "cpu-quota", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-share", value_name = "N", allow_hyphen_values = true)]
+    pub cpu_share: Option<String>,
+    /// Realtime period in microseconds.
+    #[arg(long = "cpu-rt-period", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_rt_period: Option<String>,
+    /// Realtime runtime in microseconds per period.
+    #[arg(long = "cpu-rt-runtime", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<String>,
+    /// CPUs to use (e.g. 0-1,3).
+    #[arg(long = "cpuset-cpus", value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use.
+    #[arg(long = "cpuset-mems", value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Kernel memory limit (size, e.g. 64m).
+    #[arg(
+        long = "kernel-memory",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP buffer memory limit (size).
+    #[arg(
+        long = "kernel-memory-tcp",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (size, e.g. 512m, 1g; -1: no limit).
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory reservation (soft limit).
+    #[arg(
+        long = "memory-reservation",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap).
+    #[arg(long = "memory-swap", value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of pids (-1: no limit).
+    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<String>,
+    /// Intel RDT L3 cache schema (not supported: an error).
+    #[arg(long = "l3-cache-schema", value_name = "SCHEMA")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (not supported: an error).
+    #[arg(long = "mem-bw-schema", value_name = "SCHEMA")]
+    pub mem_bw_schema: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// Time between stats events (a Go duration: 5s, 500ms, 1m).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5s",
+        allow_hyphen_values = true
+    )]
+    pub interval: String,
+    /// Print the stats once and exit.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PsArgs {
+    /// Output format: table (the host's ps output) or json (a list of pids).
+    #[arg(short = 'f', long, value_enum, default_value = "table")]
+    pub format: PsFormat,
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// Arguments for ps (default -ef).
+    #[arg(
+        value_name = "PS_ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_args: Vec<String>,
 }

@@ -11,12 +11,14 @@ mod fs;
 pub mod host;
 pub mod path;
 mod pids;
+pub mod stats;
 pub mod systemd_path;
 mod v1;
 mod v2;
 
 pub use devices::{default_allowed_rules, validate_rules, DeviceRule};
 pub use v2::cpu_shares_to_weight;
+pub use v2::devices_bpf;
 
 use anyhow::{bail, Result};
 use host::{HostPaths, Layout};
@@ -51,6 +53,8 @@ pub trait Manager {
     fn freeze(&self, frozen: bool) -> Result<()>;
     /// Whether the cgroup is frozen now.
     fn is_frozen(&self) -> Result<bool>;
+    /// Resource usage now, for `events` (runc's stats layout).
+    fn stats(&self) -> Result<stats::Stats>;
     /// Remove the cgroup (every hierarchy). Succeeds if it is already gone.
     fn destroy(&self) -> Result<()>;
     /// The cgroup's directory per hierarchy, for messages and tests.

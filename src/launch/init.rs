@@ -34,10 +34,18 @@ pub struct InitContext<'a> {
     pub preserve_fds: u32,
     /// Socket activation fds nook itself was given (LISTEN_FDS), passed on.
     pub listen_fds: u32,
+    /// linux.seccomp, compiled by the runtime before the clone.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
 }
 
 /// Run the init; never returns.
 pub fn run(ctx: InitContext) -> ! {
+    // Non-dumpable until the user program's execve resets it: a process in
+    // the container (sharing its pid namespace, or joined later) cannot
+    // ptrace the init or open its /proc/PID/{exe,mem,fd} while the runtime's
+    // code and open host files are in it (CVE-2016-9962, CVE-2019-5736).
+    // SAFETY: prctl(PR_SET_DUMPABLE) only changes a flag of this process.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let code = match setup(&ctx) {
         Ok(prepared) => {
             let err = after_ready(&ctx, prepared);
@@ -97,6 +105,11 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
 
     nix::unistd::setsid().context("setsid")?;
     if !ctx.no_new_keyring {
+        let label = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.selinux_label().clone());
+        linux::selinux::apply_keyring_label(label.as_deref())?;
         join_session_keyring(ctx.id)?;
     }
     let process = spec.process().as_ref().context("process: missing")?;
@@ -152,9 +165,6 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     }
     rootfs::finalize(spec, &ropts)?;
 
-    if let Some(adj) = process.oom_score_adj() {
-        linux::oom_score_adj::apply(adj)?;
-    }
     if let Some(rlimits) = process.rlimits() {
         linux::rlimits::apply(rlimits)?;
     }
@@ -168,6 +178,7 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
         linux::io_priority::apply(p)?;
     }
 
+    crate::seccomp::install_before_capabilities(ctx.seccomp, &ctx.channel)?;
     linux::capabilities::apply_bounding(process.capabilities().as_ref())?;
     linux::user::switch(process.user())?;
     let cwd = process.cwd();
@@ -225,6 +236,22 @@ fn after_ready(ctx: &InitContext, p: Prepared) -> anyhow::Error {
     // The runtime may have blocked signals to forward them (`run`); the
     // container process starts with none blocked.
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // LSM labels just before exec: they take effect at execve, so no runtime code runs
+    // confined by them.
+    if let Some(process) = spec.process() {
+        if let Err(e) =
+            linux::apparmor::apply_apparmor_profile(process.apparmor_profile().as_deref())
+        {
+            return e;
+        }
+        if let Err(e) = linux::selinux::apply_selinux_label(process.selinux_label().as_deref()) {
+            return e;
+        }
+    }
+    // Seccomp after them: the profile may deny the writes they make.
+    if let Err(e) = crate::seccomp::install_before_exec(ctx.seccomp) {
+        return e;
+    }
     linux::exec::execve(&p.executable, &p.args, &p.env)
 }
 

@@ -2,6 +2,7 @@
 //! field) to the calling process. The init calls them in a fixed order (see
 //! `launch::init`); each function is named after the spec field it applies.
 
+pub mod apparmor;
 pub mod capabilities;
 pub mod exec;
 pub mod exec_cpu_affinity;
@@ -14,6 +15,7 @@ pub mod personality;
 pub mod procfs;
 pub mod rlimits;
 pub mod scheduler;
+pub mod selinux;
 pub mod sysctl;
 pub mod time_offsets;
 pub mod tty;

@@ -167,6 +167,14 @@ impl Manager for V1Manager {
         }
     }
 
+    fn stats(&self) -> Result<super::stats::Stats> {
+        super::stats::v1::read(&|c| {
+            self.dir_of(c)
+                .map(|d| d.path.clone())
+                .filter(|p| p.is_dir())
+        })
+    }
+
     fn destroy(&self) -> Result<()> {
         // Try every hierarchy even if one fails, so as little as possible is left.
         let mut first_error = None;
