@@ -135,12 +135,24 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// The telling line of a reason, cut to fit a table column: for a failed
-/// command its first line of stderr (the engine's error), else the first.
+/// command its first line of stderr or stdout (the engine's error), else
+/// the first line.
 fn short(reason: &str) -> String {
-    let stderr = reason
-        .split_once("--- stderr ---")
-        .and_then(|(_, rest)| rest.lines().find(|l| !l.trim().is_empty()));
-    let first = stderr
+    let first_line = |text: &'_ str| -> Option<String> {
+        text.lines()
+            .find(|l| !l.trim().is_empty())
+            .map(str::to_string)
+    };
+    // assert_eq! appends "  left: …\n right: …" after the message.
+    let body = reason.split("\n  left: ").next().unwrap_or(reason);
+    let after = |marker: &str| body.split_once(marker).map(|(_, rest)| rest.to_string());
+    // A failed command (Output's Display): its stderr, else its stdout.
+    let stderr = after("--- stderr ---").and_then(|t| first_line(&t));
+    let stdout = after("--- stdout ---")
+        .and_then(|t| first_line(t.split("--- stderr ---").next().unwrap_or("")));
+    let output = stderr.or(stdout);
+    let first = output
+        .as_deref()
         .or_else(|| reason.lines().find(|l| !l.trim().is_empty()))
         .unwrap_or("")
         .trim();
@@ -149,7 +161,7 @@ fn short(reason: &str) -> String {
         .lines()
         .find_map(|l| l.trim_start().strip_prefix("left: "));
     let line = match found {
-        Some(left) if stderr.is_none() => format!("{first} (got {left})"),
+        Some(left) if output.is_none() => format!("{first} (got {left})"),
         _ => first.to_string(),
     };
     let line = line.trim();
