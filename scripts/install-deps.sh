@@ -21,6 +21,9 @@ packages=(
     busybox-static
     # runtimes to compare with, and the engines the integration tests drive
     runc crun podman conmon containerd uidmap
+    # Docker 20.10 for the engine_docker test target (the tests start their
+    # own dockerd; --no-install-recommends below keeps cgroupfs-mount out)
+    docker.io
     # tools the tests and benchmark scripts call (script(1) is in bsdutils,
     # unshare(1)/nsenter(1) in util-linux)
     bsdutils util-linux jq strace iproute2 procps tar
