@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod console_relay;
 pub mod container;
+pub mod desktop;
 pub mod features;
 pub mod hooks;
 pub mod launch;
