@@ -191,6 +191,48 @@ impl Session {
         assert!(ok, "pactl could not load a null sink");
     }
 
+    /// Xwayland on weston (display :N returned with the socket dir; N from
+    /// our pid, as X's abstract socket is shared by the whole host), in a private mount namespace whose /tmp is
+    /// the session's xtmp/ (the host's /tmp/.X11-unix is left alone); the
+    /// socket is then xtmp/.X11-unix/X99 on the host.
+    fn xwayland(&mut self) -> (u32, PathBuf) {
+        let display = 100 + std::process::id() % 800;
+        let xtmp = self.dir.join("xtmp");
+        fs::create_dir(&xtmp).expect("mkdir xtmp");
+        fs::set_permissions(&xtmp, fs::Permissions::from_mode(0o1777)).expect("chmod");
+        let rt_view = xtmp.join("rt");
+        fs::create_dir(&rt_view).expect("mkdir xtmp/rt");
+        // The runtime dir is bound into the new /tmp first: the bind over
+        // /tmp hides the session dir, which is under the host's /tmp.
+        let script = format!(
+            "mount --bind {rt} {view} && mount --rbind {xtmp} /tmp && \
+             XDG_RUNTIME_DIR=/tmp/rt exec setpriv --reuid {UID} --regid {UID} --clear-groups \
+             Xwayland :{display} -nolisten tcp -noreset",
+            rt = self.runtime_dir.display(),
+            view = rt_view.display(),
+            xtmp = xtmp.display()
+        );
+        let log = fs::File::create(self.dir.join("logs/xwayland")).expect("log");
+        let child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .env("WAYLAND_DISPLAY", "wayland-1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("spawn Xwayland");
+        self.children.push(child);
+        let x11_dir = xtmp.join(".X11-unix");
+        let socket = x11_dir.join(format!("X{display}"));
+        assert!(
+            wait_until(Duration::from_secs(20), || socket.exists()),
+            "Xwayland did not create {}",
+            socket.display()
+        );
+        (display, x11_dir)
+    }
+
     /// xdg-dbus-proxy processes serving this session.
     fn proxies(&self) -> Vec<i32> {
         let needle = self.runtime_dir.to_string_lossy().into_owned();
@@ -642,4 +684,138 @@ fn podman_passes_the_annotations() {
     assert!(out.stdout.contains("Allowed:ok"), "{out}");
     assert!(out.stdout.contains("Forbidden:refused"), "{out}");
     session.assert_no_proxy_left();
+}
+
+/// xdpyinfo reaches Xwayland through the one socket file, and fails without
+/// the annotation (the container has its own network namespace, so the
+/// abstract socket is out of reach too). With the host's network namespace
+/// the annotation is refused.
+#[test]
+fn x11_through_the_socket_file_only() {
+    let mut session = Session::new();
+    session.weston();
+    let (display, x11_dir) = session.xwayland();
+    let script = format!(
+        "echo DISPLAY=$DISPLAY; ls /tmp/.X11-unix; xdpyinfo -display :{display} | grep -q 'vendor string' && echo x11-ok"
+    );
+    let script = script.as_str();
+    let annotations = json!({
+        "run.nook.x11": format!(":{display}"),
+        "run.nook.host-x11-dir": x11_dir,
+    });
+    let bundle = desktop_bundle(&session, script, annotations.clone());
+    let rt = runtime();
+    let out = run(&rt, "desk-x11", &bundle);
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains(&format!("DISPLAY=:{display}\nX{display}\n")),
+        "{out}"
+    );
+    assert!(out.stdout.contains("x11-ok"), "{out}");
+
+    let bundle = desktop_bundle(&session, script, json!({}));
+    let out = run(&rt, "desk-nox11", &bundle);
+    assert!(!out.stdout.contains("x11-ok"), "{out}");
+
+    let mut bundle = desktop_bundle(&session, script, annotations);
+    bundle.edit_config(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
+        ns.retain(|n| n["type"] != "network");
+    });
+    let out = rt.create("desk-x11-hostnet", &bundle, &[]);
+    out.assert_fail();
+    assert!(out.stderr.contains("run.nook.x11.host-network"), "{out}");
+}
+
+/// A stand-in render node (this machine has no /dev/dri): c 1:3, mode 0660,
+/// group 4242. The container process (uid 1000) can write to it only
+/// because run.nook.gpu added the group.
+#[test]
+fn gpu_stand_in_node_is_usable_with_its_group() {
+    let session = Session::new();
+    let dri = session.dir.join("dri");
+    fs::create_dir(&dri).expect("mkdir dri");
+    let node = dri.join("renderD128");
+    nix::sys::stat::mknod(
+        &node,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o660),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .expect("mknod");
+    fs::set_permissions(&node, fs::Permissions::from_mode(0o660)).expect("chmod");
+    chown(&node, Some(0), Some(4242)).expect("chown");
+    let script = "stat -c '%t:%T %a %g' /dev/dri/renderD128; id -G; echo x > /dev/dri/renderD128 && echo gpu-ok";
+    let bundle = desktop_bundle(
+        &session,
+        script,
+        json!({"run.nook.gpu": "dri", "run.nook.host-dev-dri": dri}),
+    );
+    let rt = runtime();
+    let out = run(&rt, "desk-gpu", &bundle);
+    out.assert_ok();
+    assert!(out.stdout.contains("1:3 660 4242"), "{out}");
+    assert!(out.stdout.contains("gpu-ok"), "{out}");
+    // The same node as a plain linux.devices entry, without the group: refused.
+    let mut bundle = desktop_bundle(
+        &session,
+        script,
+        json!({"run.nook.gpu": "dri", "run.nook.host-dev-dri": dri}),
+    );
+    bundle.edit_config(|c| {
+        c["annotations"] = json!({});
+        c["linux"]["devices"] = json!([{
+            "path": "/dev/dri/renderD128", "type": "c", "major": 1, "minor": 3,
+            "fileMode": 432, "uid": 0, "gid": 4242
+        }]);
+    });
+    let out = run(&rt, "desk-gpu-nogroup", &bundle);
+    assert!(!out.stdout.contains("gpu-ok"), "{out}");
+}
+
+/// The host's fonts at /run/host/fonts, found by fontconfig through
+/// FONTCONFIG_FILE; the image's own font dir is hidden by an empty tmpfs so
+/// that only the annotation can make DejaVu visible.
+#[test]
+fn fonts_and_icons_are_visible() {
+    let session = Session::new();
+    let script = "ls /run/host/fonts /run/host/share/icons; fc-list 2>/dev/null | grep -c DejaVu";
+    let hide_fonts = |bundle: &mut Bundle| {
+        bundle.edit_config(|c| {
+            c["mounts"].as_array_mut().expect("mounts").push(json!({
+                "destination": "/usr/share/fonts", "type": "tmpfs", "source": "tmpfs",
+                "options": ["ro"]
+            }));
+        });
+    };
+    let mut bundle = desktop_bundle(
+        &session,
+        script,
+        json!({"run.nook.fonts": "1", "run.nook.icons": "1"}),
+    );
+    hide_fonts(&mut bundle);
+    let rt = runtime();
+    let out = run(&rt, "desk-fonts", &bundle);
+    out.assert_ok();
+    assert!(out.stdout.contains("truetype"), "{out}");
+    assert!(out.stdout.contains("hicolor"), "{out}");
+    let count: u32 = out
+        .stdout
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(count > 0, "fc-list found no DejaVu font: {out}");
+
+    let mut bundle = desktop_bundle(&session, script, json!({}));
+    hide_fonts(&mut bundle);
+    let out = run(&rt, "desk-nofonts", &bundle);
+    let count: u32 = out
+        .stdout
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    assert_eq!(count, 0, "{out}");
 }

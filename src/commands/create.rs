@@ -47,7 +47,7 @@ pub fn create_from_bundle(
     if root.container_dir(id).exists() {
         bail!("container with id {id:?} already exists");
     }
-    let desktop = crate::desktop::prepare(&mut bundle.spec, &root.container_dir(id), id)?;
+    let desktop = crate::desktop::prepare(&mut bundle.spec, &root.path, id)?;
     let created = launch::create(CreateRequest {
         id: id.to_string(),
         bundle,

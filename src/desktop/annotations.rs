@@ -59,6 +59,10 @@ pub struct Request {
     /// `run.nook.x11.host-network`: X11 allowed although the container shares
     /// the host network namespace (its abstract socket is reachable anyway).
     pub x11_host_network: bool,
+    /// `run.nook.x11.xauthority`: the session's Xauthority file.
+    pub xauthority: Option<PathBuf>,
+    /// `run.nook.host-x11-dir`: where the X sockets are (default /tmp/.X11-unix).
+    pub host_x11_dir: Option<PathBuf>,
     /// `run.nook.host-runtime-dir`.
     pub host_runtime_dir: Option<PathBuf>,
 }
@@ -126,6 +130,8 @@ fn parse_one(req: &mut Request, name: &str, value: &str) -> Result<()> {
         "icons" => req.icons = boolean(value)?,
         "x11" => req.x11 = x11_display(value)?,
         "x11.host-network" => req.x11_host_network = boolean(value)?,
+        "x11.xauthority" => req.xauthority = Some(absolute_path(value)?),
+        "host-x11-dir" => req.host_x11_dir = Some(absolute_path(value)?),
         "host-runtime-dir" => req.host_runtime_dir = Some(absolute_path(value)?),
         // Advertised by `nook features`; harmless when echoed back.
         "version" | "commit" => {}

@@ -13,6 +13,7 @@ pub enum Kind {
     Socket,
     Directory,
     CharDevice,
+    File,
 }
 
 impl Kind {
@@ -21,6 +22,7 @@ impl Kind {
             Kind::Socket => SFlag::S_IFSOCK,
             Kind::Directory => SFlag::S_IFDIR,
             Kind::CharDevice => SFlag::S_IFCHR,
+            Kind::File => SFlag::S_IFREG,
         }
     }
 
@@ -29,6 +31,7 @@ impl Kind {
             Kind::Socket => "a socket",
             Kind::Directory => "a directory",
             Kind::CharDevice => "a character device",
+            Kind::File => "a regular file",
         }
     }
 }

@@ -29,14 +29,18 @@ pub mod annotations;
 mod audio;
 mod dbus;
 pub mod edits;
+mod fonts;
+mod gpu;
 pub mod host_path;
 pub mod identity;
 pub mod proxy;
 mod wayland;
+mod x11;
 
 use annotations::Request;
 use anyhow::{bail, Context, Result};
 use edits::Edits;
+use host_path::Kind;
 use identity::Identity;
 use oci_spec::runtime::Spec;
 use std::os::fd::OwnedFd;
@@ -46,17 +50,27 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct Session {
     proxy: Option<proxy::Proxy>,
+    /// Host files the container's mounts hold; removed on attach or drop.
+    remove: Vec<PathBuf>,
     /// O_PATH descriptors of the host sockets the mounts name.
     _held: Vec<OwnedFd>,
 }
 
 impl Session {
     /// The container init exists: tie the helpers' lifetime to it.
-    pub fn attach(self, init_pid: i32) -> Result<()> {
-        if let Some(p) = self.proxy {
+    pub fn attach(mut self, init_pid: i32) -> Result<()> {
+        if let Some(p) = self.proxy.take() {
             p.attach(init_pid)?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for path in &self.remove {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -69,6 +83,8 @@ pub(crate) struct Setup<'a> {
     /// Its owner: the session user.
     pub session_uid: u32,
     pub session_gid: u32,
+    /// nook's --root, for the few host files the layer writes.
+    pub state_root: PathBuf,
     /// Short name for this container's proxy sockets.
     pub short_id: String,
     pub edits: Edits,
@@ -77,6 +93,9 @@ pub(crate) struct Setup<'a> {
     /// Other binds: (held fd, host path, destination).
     other_binds: Vec<(OwnedFd, PathBuf, PathBuf)>,
     pub proxy: Option<proxy::Proxy>,
+    /// Host files written for this container, removed once it exists (its
+    /// bind mounts keep them) or when create fails.
+    pub remove_after_create: Vec<PathBuf>,
 }
 
 impl Setup<'_> {
@@ -85,14 +104,29 @@ impl Setup<'_> {
         PathBuf::from(format!("/run/user/{}", self.ident.uid))
     }
 
-    /// Check the host socket `path` (owned by `owners`) and bind it as
-    /// `name` in the private runtime dir. A missing socket is a warning and
-    /// `false`, as in Flatpak.
+    /// Check the host socket `path` (owned by the session user) and bind it
+    /// as `name` in the private runtime dir. A missing socket is a warning
+    /// and `false`, as in Flatpak.
     pub fn runtime_dir_socket(&mut self, what: &str, path: &Path, name: &str) -> Result<bool> {
-        let owners = [self.session_uid];
-        match host_path::check(path, host_path::Kind::Socket, &owners)
-            .with_context(|| format!("{what}"))?
-        {
+        self.runtime_dir_entry(what, path, Kind::Socket, &[self.session_uid], name)
+    }
+
+    /// A regular file nook wrote (owned by `owner`) bound as `name` in the
+    /// private runtime dir.
+    pub fn runtime_dir_file(&mut self, path: &Path, name: &str) -> Result<bool> {
+        let owner = self.ident.host_uid;
+        self.runtime_dir_entry(name, path, Kind::File, &[owner], name)
+    }
+
+    fn runtime_dir_entry(
+        &mut self,
+        what: &str,
+        path: &Path,
+        kind: Kind,
+        owners: &[u32],
+        name: &str,
+    ) -> Result<bool> {
+        match host_path::check(path, kind, owners).with_context(|| what.to_string())? {
             Some(c) => {
                 self.runtime_dir_sockets
                     .push((c.fd, path.to_path_buf(), name.to_string()));
@@ -113,11 +147,11 @@ impl Setup<'_> {
         &mut self,
         what: &str,
         path: &Path,
-        kind: host_path::Kind,
+        kind: Kind,
         owners: &[u32],
         destination: PathBuf,
     ) -> Result<bool> {
-        match host_path::check(path, kind, owners).with_context(|| format!("{what}"))? {
+        match host_path::check(path, kind, owners).with_context(|| what.to_string())? {
             Some(c) => {
                 self.other_binds
                     .push((c.fd, path.to_path_buf(), destination));
@@ -134,8 +168,18 @@ impl Setup<'_> {
     }
 }
 
+impl Drop for Setup<'_> {
+    /// A failed prepare removes what it wrote (finish takes the list over
+    /// on success).
+    fn drop(&mut self) {
+        for path in &self.remove_after_create {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// Apply the `run.nook.*` annotations of `spec` to it. `None` when there are
-/// none. `root` and `id` name the proxy sockets.
+/// none. `root` (nook's --root) and `id` name the proxy sockets.
 pub fn prepare(spec: &mut Spec, root: &Path, id: &str) -> Result<Option<Session>> {
     let Some(all) = spec.annotations().as_ref() else {
         return Ok(None);
@@ -186,13 +230,18 @@ pub fn prepare(spec: &mut Spec, root: &Path, id: &str) -> Result<Option<Session>
         session_uid: st.st_uid,
         session_gid: st.st_gid,
         short_id: proxy::short_id(root, id),
+        state_root: root.to_path_buf(),
         edits: Edits::default(),
         runtime_dir_sockets: Vec::new(),
         other_binds: Vec::new(),
         proxy: None,
+        remove_after_create: Vec::new(),
     };
     wayland::add(&mut setup)?;
     audio::add(&mut setup)?;
+    gpu::add(&mut setup, spec)?;
+    fonts::add(&mut setup)?;
+    x11::add(&mut setup)?;
     // Last: it starts a process, which nothing after it can fail to undo.
     dbus::add(&mut setup)?;
     finish(spec, setup)
@@ -214,15 +263,17 @@ fn finish(spec: &mut Spec, mut setup: Setup<'_>) -> Result<Option<Session>> {
             held.push(fd);
         }
     }
+    // Directories made by the modules (the X11 tmpfs) before the binds into them.
+    first.mounts.append(&mut mounts);
     for (fd, path, dest) in std::mem::take(&mut setup.other_binds) {
         first.bind_ro(&path, &dest)?;
         held.push(fd);
     }
-    first.mounts.append(&mut mounts);
     edits.mounts = first.mounts;
     edits.apply(spec)?;
     Ok(Some(Session {
         proxy: setup.proxy.take(),
+        remove: std::mem::take(&mut setup.remove_after_create),
         _held: held,
     }))
 }
