@@ -443,6 +443,29 @@ fn proxy_lives_as_long_as_the_container() {
             || target.starts_with("anon_inode:");
         assert!(allowed, "proxy holds {:?} -> {target}", fd.file_name());
     }
+    // Its supervisor (its parent) too: the same user, only its own fds.
+    let status = common::procfs::proc_file(pid, "status");
+    let ppid: i32 = common::procfs::status_field(&status, "PPid")
+        .and_then(|p| p.trim().parse().ok())
+        .expect("proxy's parent");
+    let parent_status = common::procfs::proc_file(ppid, "status");
+    let uids = common::procfs::status_field(&parent_status, "Uid").unwrap_or_default();
+    assert!(
+        uids.split_whitespace().all(|u| u == "1000"),
+        "supervisor uids: {uids}"
+    );
+    for fd in fs::read_dir(format!("/proc/{ppid}/fd"))
+        .expect("supervisor fds")
+        .flatten()
+    {
+        let target = fs::read_link(fd.path()).unwrap_or_default();
+        let target = target.to_string_lossy();
+        let allowed = target == "/dev/null"
+            || target.starts_with("pipe:")
+            || target.starts_with("socket:")
+            || target == "anon_inode:[pidfd]";
+        assert!(allowed, "supervisor holds {:?} -> {target}", fd.file_name());
+    }
     assert_eq!(session.proxy_sockets().len(), 1);
     rt.start("desk-life").assert_ok();
     rt.kill("desk-life", "KILL").assert_ok();
@@ -818,4 +841,27 @@ fn fonts_and_icons_are_visible() {
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or(0);
     assert_eq!(count, 0, "{out}");
+}
+
+/// A container process whose uid is not the session user's: D-Bus
+/// authentication (EXTERNAL, by uid) fails through the proxy, and create
+/// says so.
+#[test]
+fn dbus_with_another_uid_is_warned_about() {
+    let mut session = Session::new();
+    session.dbus();
+    let mut bundle = desktop_bundle(
+        &session,
+        &dbus_call("Allowed"),
+        json!({"run.nook.dbus.session.talk": "org.example.Allowed"}),
+    );
+    bundle.edit_config(|c| c["process"]["user"] = json!({"uid": 0, "gid": 0}));
+    let rt = runtime();
+    let out = run(&rt, "desk-uid", &bundle);
+    assert!(
+        out.stderr
+            .contains("runs as uid 0 but the session user is uid 1000"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("Allowed:refused"), "{out}");
 }
