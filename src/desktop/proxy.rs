@@ -256,6 +256,14 @@ fn prepare_socket_dir(cfg: &ProxyConfig) -> Result<()> {
 }
 
 fn run_supervisor(control: &OwnedFd, cfg: &ProxyConfig, argv: &[CString]) -> Result<()> {
+    // `nook run` blocks every signal before create; the mask survives fork
+    // and exec, and the proxy must remain killable.
+    nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    )
+    .context("sigprocmask")?;
     drop_privileges(cfg.uid, cfg.gid)?;
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     prepare_socket_dir(cfg)?;
@@ -282,8 +290,11 @@ fn spawn_proxy(ready_write: OwnedFd, argv: &[CString]) -> Result<nix::unistd::Pi
         nix::unistd::ForkResult::Child => {
             // SAFETY: dup2 replaces fd 3 (the control socket, which the proxy
             // must not hold) with the pipe's write end, without CLOEXEC;
-            // close_range drops everything else before exec.
+            // close_range drops everything else before exec. SIGPIPE back to
+            // its default: Rust ignores it, and an ignored signal stays
+            // ignored across exec.
             unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
                 if libc::dup2(ready_write.as_raw_fd(), 3) < 0 {
                     libc::_exit(126);
                 }
