@@ -242,7 +242,8 @@ pub fn prepare(spec: &mut Spec, root: &Path, id: &str) -> Result<Option<Session>
     gpu::add(&mut setup, spec)?;
     fonts::add(&mut setup)?;
     x11::add(&mut setup)?;
-    // Last: it starts a process, which nothing after it can fail to undo.
+    // Last, so most errors come before a process exists; a failure after it
+    // still ends the proxy (dropping it closes the supervisor's socket).
     dbus::add(&mut setup)?;
     finish(spec, setup)
 }
