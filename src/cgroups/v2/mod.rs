@@ -13,7 +13,7 @@ use super::fs;
 use super::host::Hierarchy;
 use super::path::CgroupPath;
 use super::pids::{apply_pids_limit, pids_max_value};
-use super::Manager;
+use super::{Manager, SubCgroups};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use std::collections::HashMap;
@@ -111,6 +111,15 @@ impl Manager for V2Manager {
             .with_context(|| format!("moving pid {pid} into its cgroup"))
     }
 
+    fn enter(&self, pid: i32, sub: &SubCgroups) -> Result<()> {
+        let dir = match sub.for_unified()? {
+            Some(s) => super::sub::join_sub(&self.path, s)?,
+            None => self.existing_path()?.to_path_buf(),
+        };
+        fs::write(&dir, "cgroup.procs", &pid.to_string())
+            .with_context(|| format!("moving pid {pid} into cgroup {}", dir.display()))
+    }
+
     fn set(&self, resources: &LinuxResources) -> Result<()> {
         let dir = self.existing_path()?;
         if let Some(m) = resources.memory() {
@@ -146,6 +155,10 @@ impl Manager for V2Manager {
             return Ok(false);
         }
         freezer::events_frozen(&self.path)
+    }
+
+    fn stats(&self) -> Result<super::stats::Stats> {
+        super::stats::v2::read(self.existing_path()?)
     }
 
     fn destroy(&self) -> Result<()> {
