@@ -56,7 +56,7 @@ lint:
 
 # man --warnings prints groff's complaints; fail on any.
 man:
-	@for page in man/*.8; do \
+	@for page in man/*.8 man/*.7; do \
 		out=$$(MANWIDTH=80 man --warnings -l "$$page" 2>&1 >/dev/null); \
 		if [ -n "$$out" ]; then echo "$$page: $$out"; exit 1; fi; \
 	done; echo "man pages render cleanly"

@@ -27,6 +27,11 @@ packages=(
     # tools the tests and benchmark scripts call (script(1) is in bsdutils,
     # unshare(1)/nsenter(1) in util-linux)
     bsdutils util-linux jq strace iproute2 procps tar
+    # the desktop layer's tests (integration/desktop.rs) and its
+    # side-by-side with Flatpak's sandbox: a headless session and its clients
+    weston dbus dbus-bin dbus-tests xdg-dbus-proxy pipewire pipewire-pulse
+    wireplumber pulseaudio-utils xwayland wayland-utils x11-utils x11-xserver-utils
+    xauth fontconfig fonts-dejavu-core bubblewrap
     # rendering the man pages (man -l man/nook.8)
     man-db groff-base
     # the pure cgroup v2 test VM (scripts/vm/build.sh): it unpacks qemu and a

@@ -23,6 +23,8 @@ pub fn features() -> Value {
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": true}}
         },
+        // features.md: a key ending with "." is a prefix (nook-desktop(7)).
+        "potentiallyUnsafeConfigAnnotations": [crate::desktop::annotations::PREFIX],
         "annotations": {
             "run.nook.version": env!("CARGO_PKG_VERSION"),
             "run.nook.commit": option_env!("NOOK_COMMIT").unwrap_or("unknown")

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod console_relay;
 pub mod container;
 pub mod dbus;
+pub mod desktop;
 pub mod events;
 pub mod features;
 pub mod foreground;

@@ -29,7 +29,7 @@ pub fn create_from_bundle(
     g: &GlobalOpts,
     id: &str,
     opts: &CreateOpts,
-    bundle: Bundle,
+    mut bundle: Bundle,
     console: Option<OwnedFd>,
 ) -> Result<Container> {
     let terminal = wants_terminal(&bundle);
@@ -42,6 +42,12 @@ pub fn create_from_bundle(
         bail!("process.terminal is true: --console-socket is required to receive the pty");
     }
     let root = super::open_root(g)?;
+    // The desktop layer names its proxy sockets after the container: an id
+    // in use must fail before a second proxy replaces the first one's socket.
+    if crate::container::validate_id(id).is_ok() && root.container_dir(id).exists() {
+        bail!("container with id {id:?} already exists");
+    }
+    let desktop = crate::desktop::prepare(&mut bundle.spec, &root.path, id)?;
     let created = launch::create(CreateRequest {
         id: id.to_string(),
         bundle,
@@ -54,6 +60,12 @@ pub fn create_from_bundle(
         systemd_cgroup: g.systemd_cgroup,
         rootless: super::rootless(g)?,
     })?;
+    if let Some(desktop) = desktop {
+        if let Err(e) = desktop.attach(created.container.state.pid) {
+            let _ = crate::lifecycle::delete(created.container, true);
+            return Err(e);
+        }
+    }
     Ok(created.container)
 }
 

@@ -34,8 +34,10 @@ pub fn mount_filesystem(
     }
 
     // A tmpfs takes over the mode of the directory it covers (as runc does),
-    // so remember it before mounting.
-    let covered_mode = if fstype == "tmpfs" {
+    // so remember it before mounting; an explicit mode= wins (runc would
+    // override it, which leaves a private 0700 tmpfs world-readable).
+    let explicit_mode = entry.options.data.iter().any(|d| d.starts_with("mode="));
+    let covered_mode = if fstype == "tmpfs" && !explicit_mode {
         ctx.root
             .open_o_path(dest)
             .ok()
