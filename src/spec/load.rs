@@ -54,6 +54,14 @@ pub fn parse_config(text: &[u8]) -> Result<Spec> {
     if let Some(caps) = raw.get("process").and_then(|p| p.get("capabilities")) {
         crate::linux::capabilities::validate_names(caps)?;
     }
+    super::schema_rules::check_required(&raw)?;
+    if let Some(process) = raw.get_mut("process").and_then(|p| p.as_object_mut()) {
+        // The schema (and runc) let process.user be left out: uid 0, gid 0.
+        // oci-spec would refuse with "missing field `user`".
+        process
+            .entry("user")
+            .or_insert_with(|| serde_json::json!({}));
+    }
     if let Some(sched) = raw.get_mut("process").and_then(|p| p.get_mut("scheduler")) {
         // oci-spec 0.10 spells two of the spec's flag names differently.
         crate::linux::scheduler::accept_spec_flag_names(sched);
