@@ -95,6 +95,29 @@ mod tests {
         assert!(err.contains("not valid JSON"), "{err}");
     }
 
+    /// serde_json refuses more than 128 levels of nesting, before anything
+    /// recurses over the tree: 100 000 levels are an error, not a stack
+    /// overflow, at the top and inside a field.
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let depth = 100_000;
+        let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let err = format!("{:#}", parse_config(arrays.as_bytes()).unwrap_err());
+        assert!(err.contains("recursion limit exceeded"), "{err}");
+        let objects = format!("{}0{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+        let in_field = format!(r#"{{"ociVersion":"1.0.0","annotations":{objects}}}"#);
+        let err = format!("{:#}", parse_config(in_field.as_bytes()).unwrap_err());
+        assert!(err.contains("recursion limit exceeded"), "{err}");
+        // 100 levels are fine for the parser; the field's type is wrong.
+        let shallow = format!(
+            r#"{{"ociVersion":"1.0.0","process":{{"cwd":"/","args":{}{}}}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        let err = format!("{:#}", parse_config(shallow.as_bytes()).unwrap_err());
+        assert!(err.contains("process.args"), "{err}");
+    }
+
     #[test]
     fn unknown_fields_are_ignored() {
         let text = br#"{"ociVersion":"1.0.0","whatever":{"x":1},"root":{"path":"rootfs"}}"#;

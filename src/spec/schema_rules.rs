@@ -122,7 +122,9 @@ pub fn check_required(raw: &Value) -> Result<()> {
         collect(raw, path, String::new(), &mut found);
         for (at, object) in found {
             for field in *required {
-                if !object.contains_key(*field) {
+                // null is no value of any required field's type; oci-spec
+                // would read it as "absent" for optional Rust fields.
+                if matches!(object.get(*field), None | Some(Value::Null)) {
                     bail!("{at}.{field}: missing (the runtime-spec schema requires it)");
                 }
             }
@@ -297,6 +299,8 @@ mod tests {
         );
         let e = required_err(json!({"process": {"cwd": "/", "consoleSize": {"height": 1}}}));
         assert!(e.starts_with("process.consoleSize.width: missing"), "{e}");
+        let e = required_err(json!({"linux": {"resources": {"pids": {"limit": null}}}}));
+        assert!(e.starts_with("linux.resources.pids.limit: missing"), "{e}");
         let e = required_err(json!({"linux": {"resources": {"devices": [{"access": "rwm"}]}}}));
         assert!(
             e.starts_with("linux.resources.devices[0].allow: missing"),
