@@ -84,8 +84,11 @@ pub fn check_parsers(data: &[u8]) {
         }
         2 => {
             check_cgroups_path(Some(&text), "fuzz-id");
-            // The container id as the default cgroup name.
-            check_cgroups_path(None, &text);
+            // The container id as the default cgroup name: ids are checked
+            // first (`nook create` refuses "" or "a/b" before any cgroup).
+            if nook::container::validate_id(&text).is_ok() {
+                check_cgroups_path(None, &text);
+            }
         }
         3 => {
             use nook::cgroups::systemd_path::expand_slice;
