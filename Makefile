@@ -81,8 +81,12 @@ fuzz:
 		done; \
 	done
 	for target in $(FUZZ_TARGETS); do \
+		case $$target in \
+		config_mutate) len="-max_len=1024 -len_control=0";; \
+		*) len="-max_len=262144";; \
+		esac; \
 		$(CARGO) +nightly fuzz run --debug-assertions $$target -- \
-			-max_total_time=$(FUZZ_SECONDS) -max_len=262144 -dict=fuzz/config.dict \
+			-max_total_time=$(FUZZ_SECONDS) $$len -dict=fuzz/config.dict \
 			|| exit 1; \
 	done
 
