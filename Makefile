@@ -74,6 +74,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= config_bytes config_mutate parsers
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	$(CARGO) test --manifest-path fuzz/Cargo.toml
 	mkdir -p fuzz/corpus/config_bytes
 	for kind in good bad; do \
 		for sample in integration/data/runtime-spec-schema-test/config/$$kind/*.json; do \
