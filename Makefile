@@ -86,7 +86,7 @@ fuzz:
 		config_mutate) len="-max_len=1024 -len_control=0";; \
 		*) len="-max_len=262144";; \
 		esac; \
-		$(CARGO) +nightly fuzz run --debug-assertions $$target -- \
+		$(CARGO) +nightly fuzz run --fuzz-dir fuzz --debug-assertions $$target -- \
 			-max_total_time=$(FUZZ_SECONDS) $$len -dict=fuzz/config.dict \
 			|| exit 1; \
 	done

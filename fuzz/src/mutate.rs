@@ -340,7 +340,7 @@ fn mutate(tree: &mut Node, choices: &mut Choices) {
             Node::Object(fields) if !fields.is_empty() => {
                 let i = choices.below(fields.len());
                 let (key, value) = fields[i].clone();
-                let value = if choices.byte() % 2 == 0 {
+                let value = if choices.byte().is_multiple_of(2) {
                     value
                 } else {
                     Node::Raw(choices.pick(NUMBERS).as_bytes().to_vec())
@@ -399,8 +399,8 @@ fn long_string(choices: &mut Choices) -> Vec<u8> {
 
 /// JSON strings with escapes and bytes that a UTF-8 path or name may not expect.
 fn odd_unicode(choices: &mut Choices) -> Vec<u8> {
-    let raw: &[u8] = *choices.pick(&[
-        &b"\"\\ud800\""[..],
+    const ODD: &[&[u8]] = &[
+        b"\"\\ud800\"",
         b"\"\\udc00\\ud800\"",
         b"\"\\u0000\"",
         b"\"/\\u0000/x\"",
@@ -412,14 +412,14 @@ fn odd_unicode(choices: &mut Choices) -> Vec<u8> {
         b"\"\xf0\x9f\x99\x82\"",
         b"\"\\\"\"",
         b"\"\\\\\"",
-    ]);
-    raw.to_vec()
+    ];
+    choices.pick(ODD).to_vec()
 }
 
 /// `inner` wrapped in up to 100 000 arrays or objects.
 fn deep_nesting(inner: Node, choices: &mut Choices) -> Node {
     let depth = *choices.pick(&[2usize, 127, 128, 129, 1000, 100_000]);
-    let objects = choices.byte() % 2 == 0;
+    let objects = choices.byte().is_multiple_of(2);
     let mut out = Vec::new();
     for _ in 0..depth {
         out.extend_from_slice(if objects { b"{\"a\":" } else { b"[" });
