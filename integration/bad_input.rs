@@ -336,3 +336,20 @@ fn cgroups_path_of_the_wrong_form_for_the_systemd_driver() {
     assert!(out.stderr.contains("slice:prefix:name"), "{out}");
     assert_nothing_left(&rt, &id, bundle.path());
 }
+
+// config.md#linux-process apparmorProfile: a profile the host cannot apply
+// (no AppArmor here) is refused at create, naming the field, never dropped.
+#[test]
+fn apparmor_profile_without_apparmor_on_the_host() {
+    let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
+    if enabled {
+        eprintln!("skipped: this host has AppArmor");
+        return;
+    }
+    create_fails(
+        "apparmor",
+        |c| c["process"]["apparmorProfile"] = json!("nook-test-profile"),
+        &["process.apparmorProfile", "AppArmor is not enabled"],
+    );
+}

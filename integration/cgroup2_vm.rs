@@ -39,6 +39,10 @@ const CHECKS: &[&str] = &[
     "memory-oom-kill",
     "pids-fork-limit",
     "force-delete-removes-cgroup",
+    // linux.resources.devices (test_devices in the script).
+    "devices-default-allows-null",
+    "devices-default-denies",
+    "devices-rule-allows",
 ];
 
 const RUNTIMES: &[&str] = &["nook", "runc"];

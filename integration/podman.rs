@@ -337,6 +337,18 @@ fn run_detached_then_stop(podman: &mut Podman) {
     podman.exec(&["rm", &id]).assert_ok();
 }
 
+/// `podman exec` (conmon calls the runtime's `exec` with --process,
+/// --detach and --pid-file): output, exit status, the container's namespace.
+fn exec_in_a_running_container(podman: &mut Podman) {
+    let id = podman.run_detached(&["sleep", "1000"]);
+    let out = podman.exec(&["exec", &id, "sh", "-c", "echo hi; hostname"]);
+    out.assert_ok();
+    assert_eq!(out.stdout, format!("hi\n{}\n", &id[..12]), "{out}");
+    let out = podman.exec(&["exec", &id, "sh", "-c", "exit 4"]);
+    assert_eq!(out.code(), Some(4), "{out}");
+    podman.exec(&["rm", "--force", &id]).assert_ok();
+}
+
 fn run_detached_then_kill_and_rm(podman: &mut Podman) {
     let id = podman.run_detached(&["sleep", "1000"]);
     podman.exec(&["kill", &id]).assert_ok();
@@ -363,4 +375,5 @@ fn podman_drives_the_runtime() {
     run_interactive_tty(&podman);
     run_detached_then_stop(&mut podman);
     run_detached_then_kill_and_rm(&mut podman);
+    exec_in_a_running_container(&mut podman);
 }

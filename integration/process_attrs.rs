@@ -256,10 +256,11 @@ fn sysctl_refuses_bind_mount_over_key(scratch: &Path) -> Result<()> {
 
 // config.md#linux-process oomScoreAdj
 fn oom_score_adj_is_written(_: &Path) -> Result<()> {
-    linux::oom_score_adj::apply(345)?;
+    let me = std::process::id() as i32;
+    linux::oom_score_adj::apply_to(me, 345)?;
     let v = std::fs::read_to_string("/proc/self/oom_score_adj")?;
     ensure!(v.trim() == "345", "oom_score_adj is {v:?}");
-    ensure!(linux::oom_score_adj::apply(5000).is_err());
+    ensure!(linux::oom_score_adj::apply_to(me, 5000).is_err());
     Ok(())
 }
 

@@ -71,12 +71,24 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Create and start a container, and wait for it unless --detach.
     Run(RunArgs),
+    /// Run one more process in a container.
+    Exec(Box<ExecArgs>),
     /// List containers.
     List(ListArgs),
     /// Write a default config.json.
     Spec(SpecArgs),
     /// Print the features this runtime supports, as JSON.
     Features,
+    /// Change the cgroup limits of a container.
+    Update(Box<UpdateArgs>),
+    /// Freeze every process of a container.
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// Print a container's resource usage and OOM events as JSON lines.
+    Events(EventsArgs),
+    /// List the processes of a container.
+    Ps(PsArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -175,4 +187,179 @@ pub struct SpecArgs {
     /// Directory in which to write config.json.
     #[arg(short = 'b', long, value_name = "DIR")]
     pub bundle: Option<PathBuf>,
+}
+
+/// `update`: runc 1.1's flags. Values stay text here; the library parses
+/// them so that its errors name the flag as runc's do.
+#[derive(Debug, Clone, Args)]
+pub struct UpdateArgs {
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// A linux.resources JSON file, or '-' for standard input (the other
+    /// resource flags are then ignored).
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub resources: Option<String>,
+    /// Block IO weight (10 to 1000).
+    #[arg(long = "blkio-weight", value_name = "N", allow_hyphen_values = true)]
+    pub blkio_weight: Option<String>,
+    /// CPU CFS period in microseconds (0: unchanged).
+    #[arg(long = "cpu-period", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_period: Option<String>,
+    /// CPU CFS quota in microseconds per period (-1: no limit).
+    #[arg(long = "cpu-quota", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-share", value_name = "N", allow_hyphen_values = true)]
+    pub cpu_share: Option<String>,
+    /// Realtime period in microseconds.
+    #[arg(long = "cpu-rt-period", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_rt_period: Option<String>,
+    /// Realtime runtime in microseconds per period.
+    #[arg(long = "cpu-rt-runtime", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<String>,
+    /// CPUs to use (e.g. 0-1,3).
+    #[arg(long = "cpuset-cpus", value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use.
+    #[arg(long = "cpuset-mems", value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Kernel memory limit (size, e.g. 64m).
+    #[arg(
+        long = "kernel-memory",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP buffer memory limit (size).
+    #[arg(
+        long = "kernel-memory-tcp",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (size, e.g. 512m, 1g; -1: no limit).
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory reservation (soft limit).
+    #[arg(
+        long = "memory-reservation",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap).
+    #[arg(long = "memory-swap", value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of pids (-1: no limit).
+    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<String>,
+    /// Intel RDT L3 cache schema (not supported: an error).
+    #[arg(long = "l3-cache-schema", value_name = "SCHEMA")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (not supported: an error).
+    #[arg(long = "mem-bw-schema", value_name = "SCHEMA")]
+    pub mem_bw_schema: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// Time between stats events (a Go duration: 5s, 500ms, 1m).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5s",
+        allow_hyphen_values = true
+    )]
+    pub interval: String,
+    /// Print the stats once and exit.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PsArgs {
+    /// Output format: table (the host's ps output) or json (a list of pids).
+    #[arg(short = 'f', long, value_enum, default_value = "table")]
+    pub format: PsFormat,
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// Arguments for ps (default -ef).
+    #[arg(
+        value_name = "PS_ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(trailing_var_arg = true)]
+pub struct ExecArgs {
+    /// The process as a JSON file (the spec's `process` object); replaces
+    /// the command and every flag that sets a process field.
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal for the process.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Unix socket path to which the pty master is sent (with --tty).
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Return once the process is started; print nothing.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Write the process's pid to FILE.
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable NAME=VALUE (repeatable).
+    #[arg(short = 'e', long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// uid[:gid] to run as (numbers).
+    #[arg(short = 'u', long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// An additional group id (repeatable).
+    #[arg(
+        short = 'g',
+        long = "additional-gids",
+        value_name = "GID",
+        allow_negative_numbers = true
+    )]
+    pub additional_gids: Vec<i64>,
+    /// Add a capability to the bounding, effective and permitted sets (repeatable).
+    #[arg(short = 'c', long = "cap", value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// AppArmor profile for the process.
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// SELinux label for the process.
+    #[arg(long = "process-label", value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// Run in an existing sub-cgroup: [CONTROLLER[,CONTROLLER]:]PATH (repeatable).
+    #[arg(long = "cgroup", value_name = "[CONTROLLER:]PATH")]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container (the process stays frozen until resumed).
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Pass N more file descriptors (3..3+N, after any LISTEN_FDS) to the process.
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    /// The command and its arguments.
+    #[arg(value_name = "COMMAND", allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }

@@ -1,5 +1,5 @@
 //! features.md: the document `nook features` prints. Only what nook really
-//! implements is listed; later issues extend it (seccomp, AppArmor, SELinux,
+//! implements is listed; later issues extend it (AppArmor, SELinux,
 //! systemd, the desktop annotations).
 use serde_json::{json, Value};
 
@@ -15,9 +15,11 @@ pub fn features() -> Value {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
-            "seccomp": {"enabled": false},
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            "seccomp": crate::seccomp::features::features(),
+            // Whether this host can confine a container with them: nook
+            // applies both when the host has them.
+            "apparmor": {"enabled": crate::linux::apparmor::host_enabled()},
+            "selinux": {"enabled": crate::linux::selinux::host_enabled()},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": true}}
         },

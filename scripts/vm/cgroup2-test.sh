@@ -216,6 +216,83 @@ test_runtime() { # RUNTIME
     rmdir "$CG/nook-vm-test" 2>/dev/null
 }
 
+# --- linux.resources.devices: the eBPF device filter ----------------------
+# cgroup v2 has no devices controller; the runtime must attach a device
+# program to the container's cgroup. The VM's /dev/kmsg (c 1:11, not among
+# the default devices) is bind-mounted into the container, which opens it for
+# writing (opening kmsg write-only needs no capability, and the open writes
+# nothing). Without a program the open succeeds, so "devices-default-denies"
+# fails for a runtime that attaches none.
+DEVICES_CGPATH=/nook-vm-test/devices
+
+write_devices_config() { # BUNDLE DEVICES_JSON
+    cat >"$1/config.json" <<EOF
+{
+  "ociVersion": "1.0.2",
+  "process": {
+    "user": { "uid": 0, "gid": 0 },
+    "args": ["sh", "-c", "echo x >/dev/null && echo null-ok; if (exec 3>/dev/probe-kmsg) 2>/dev/null; then echo kmsg-opened; else echo kmsg-denied; fi"],
+    "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+    "cwd": "/",
+    "capabilities": {
+      "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]
+    },
+    "noNewPrivileges": true
+  },
+  "root": { "path": "/rootfs" },
+  "mounts": [
+    { "destination": "/proc", "type": "proc", "source": "proc" },
+    { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+      "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+    { "destination": "/dev/probe-kmsg", "type": "bind", "source": "/dev/kmsg",
+      "options": ["bind"] }
+  ],
+  "linux": {
+    "cgroupsPath": "$DEVICES_CGPATH",
+    "resources": { "devices": $2 },
+    "namespaces": [ { "type": "pid" }, { "type": "mount" }, { "type": "ipc" } ]
+  }
+}
+EOF
+}
+
+# Run the devices probe with DEVICES_JSON; prints what the container printed.
+run_devices_probe() { # RUNTIME ROOT BUNDLE DEVICES_JSON
+    write_devices_config "$3" "$4"
+    timeout -s KILL "$TIMEOUT" "$1" --root "$2" run --bundle "$3" devices >"$3/devices.out" 2>&1
+    timeout -s KILL "$TIMEOUT" "$1" --root "$2" delete --force devices >/dev/null 2>&1
+    tr '\n' ' ' <"$3/devices.out"
+}
+
+test_devices() { # RUNTIME
+    rt=$1
+    root=/run/vm-test-$rt
+    bundle=/tmp/bundle-devices-$rt
+    mkdir -p "$bundle"
+
+    # No rules: only the default devices (config-linux.md#default-devices).
+    out=$(run_devices_probe "$rt" "$root" "$bundle" '[]')
+    case $out in
+    *null-ok*) report ok "$rt" devices-default-allows-null ;;
+    *) report not-ok "$rt" devices-default-allows-null "writing /dev/null failed: $out" ;;
+    esac
+    case $out in
+    *kmsg-denied*) report ok "$rt" devices-default-denies "open of c 1:11 refused" ;;
+    *) report not-ok "$rt" devices-default-denies "c 1:11 is not in the allow-list: $out" ;;
+    esac
+
+    # A rule allowing c 1:11 w after a deny-all opens it.
+    out=$(run_devices_probe "$rt" "$root" "$bundle" \
+        '[{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}]')
+    case $out in
+    *kmsg-opened*) report ok "$rt" devices-rule-allows "c 1:11 w opened" ;;
+    *) report not-ok "$rt" devices-rule-allows "allowed c 1:11 w not opened: $out" ;;
+    esac
+
+    [ -e "$CG$DEVICES_CGPATH" ] && rmdir "$CG$DEVICES_CGPATH" 2>/dev/null
+    rmdir "$CG/nook-vm-test" 2>/dev/null
+}
+
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 echo "vm: $(uname -r), cgroup controllers: $(cat $CG/cgroup.controllers), up $(uptime_s) s"
@@ -224,6 +301,7 @@ for rt in nook runc; do
         echo "vm: $rt: $("$rt" --version 2>&1 | head -n 1)"
         started=$(uptime_s)
         test_runtime "$rt"
+        test_devices "$rt"
         echo "vm: $rt checks took $(echo "$(uptime_s) $started" | awk '{ printf "%.1f", $1 - $2 }') s"
     else
         report not-ok "$rt" present "not in the initramfs"

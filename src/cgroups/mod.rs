@@ -11,12 +11,16 @@ mod fs;
 pub mod host;
 pub mod path;
 mod pids;
+pub mod stats;
+pub mod sub;
 pub mod systemd_path;
 mod v1;
 mod v2;
 
 pub use devices::{default_allowed_rules, validate_rules, DeviceRule};
+pub use sub::SubCgroups;
 pub use v2::cpu_shares_to_weight;
+pub use v2::devices_bpf;
 
 use anyhow::{bail, Result};
 use host::{HostPaths, Layout};
@@ -43,6 +47,9 @@ pub struct CgroupSpec {
 pub trait Manager {
     /// Create the cgroup (every hierarchy on v1) and move `pid` into it.
     fn apply(&self, pid: i32) -> Result<()>;
+    /// `exec`: move `pid` into the container's existing cgroup, or into the
+    /// existing sub-cgroups named by `exec --cgroup`. Creates nothing.
+    fn enter(&self, pid: i32, sub: &SubCgroups) -> Result<()>;
     /// Write `linux.resources`. Each field is applied in one function named after it.
     fn set(&self, resources: &LinuxResources) -> Result<()>;
     /// Every pid in the cgroup (recursively on v2), for `kill --all`, `ps`, delete.
@@ -51,6 +58,8 @@ pub trait Manager {
     fn freeze(&self, frozen: bool) -> Result<()>;
     /// Whether the cgroup is frozen now.
     fn is_frozen(&self) -> Result<bool>;
+    /// Resource usage now, for `events` (runc's stats layout).
+    fn stats(&self) -> Result<stats::Stats>;
     /// Remove the cgroup (every hierarchy). Succeeds if it is already gone.
     fn destroy(&self) -> Result<()>;
     /// The cgroup's directory per hierarchy, for messages and tests.

@@ -3,13 +3,18 @@
 
 mod create;
 mod delete;
+mod events;
+mod exec;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use crate::cli::{Cli, Command, GlobalOpts};
 use crate::container::Root;
@@ -30,9 +35,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Kill(a)) => kill::run(g, &a).map(|_| 0),
         Some(Command::Delete(a)) => delete::run(g, &a).map(|_| 0),
         Some(Command::Run(a)) => run::run(g, &a),
+        Some(Command::Exec(a)) => exec::run(g, &a),
         Some(Command::List(a)) => list::run(g, &a).map(|_| 0),
         Some(Command::Spec(a)) => spec::run(&a, g.rootless.as_deref() == Some("true")).map(|_| 0),
         Some(Command::Features) => features::run().map(|_| 0),
+        Some(Command::Update(a)) => update::run(g, &a).map(|_| 0),
+        Some(Command::Pause(a)) => pause::pause(g, &a.id).map(|_| 0),
+        Some(Command::Resume(a)) => pause::resume(g, &a.id).map(|_| 0),
+        Some(Command::Events(a)) => events::run(g, &a).map(|_| 0),
+        Some(Command::Ps(a)) => ps::run(g, &a).map(|_| 0),
     }
 }
 

@@ -10,7 +10,7 @@ mod store;
 mod time;
 
 pub use id::validate_id;
-pub use proc_stat::{process_start_time, ProcessState};
+pub use proc_stat::{open_proc_dir, process_start_time, ProcessState};
 pub use state::State;
 pub use status::Status;
 pub use store::{default_root, Container, OciState, Root};

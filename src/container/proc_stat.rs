@@ -20,6 +20,38 @@ pub fn process_start_time(pid: i32) -> Option<(u64, ProcessState)> {
     parse_stat(&stat)
 }
 
+/// Opens /proc/PID as a directory and checks, through that descriptor, that
+/// it is still the live process that started at `start_time`. Files opened
+/// through the returned fd (ns/*) then belong to that process even if the pid
+/// is reused later: a /proc/PID fd of an exited process only yields ESRCH.
+pub fn open_proc_dir(pid: i32, start_time: u64) -> anyhow::Result<std::os::fd::OwnedFd> {
+    use anyhow::{bail, Context};
+    use nix::fcntl::{open, openat, OFlag};
+    use nix::sys::stat::Mode;
+    let dir = open(
+        format!("/proc/{pid}").as_str(),
+        OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+        Mode::empty(),
+    )
+    .with_context(|| format!("the container process {pid} is gone"))?;
+    let stat = openat(
+        &dir,
+        "stat",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("the container process {pid} is gone"))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::fs::File::from(stat), &mut text)
+        .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+    match parse_stat(&text) {
+        Some((start, ProcessState::Alive)) if start == start_time => Ok(dir),
+        _ => bail!(
+            "the container process {pid} is gone (its pid now names another process or a zombie)"
+        ),
+    }
+}
+
 fn parse_stat(stat: &str) -> Option<(u64, ProcessState)> {
     // comm (field 2) may contain spaces and ')': fields resume after the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -42,6 +74,14 @@ mod tests {
         let s = "42 (a) b) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 10";
         assert_eq!(parse_stat(s), Some((98765, ProcessState::Alive)));
     }
+    #[test]
+    fn proc_dir_is_checked_against_the_start_time() {
+        let me = std::process::id() as i32;
+        let (start, _) = process_start_time(me).unwrap();
+        open_proc_dir(me, start).unwrap();
+        assert!(open_proc_dir(me, start + 1).is_err());
+    }
+
     #[test]
     fn own_process_is_alive() {
         let me = std::process::id() as i32;

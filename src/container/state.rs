@@ -22,6 +22,9 @@ pub struct State {
     pub cgroup: CgroupSpec,
     /// A new pid namespace was created (killing the init kills everything).
     pub new_pid_namespace: bool,
+    /// `create --no-new-keyring`: `exec` then keeps the caller's keyring too.
+    #[serde(default)]
+    pub no_new_keyring: bool,
     /// The config the container was created from: hooks for start and
     /// delete, and namespaces and process defaults for exec.
     pub config: Spec,

@@ -8,12 +8,11 @@ use super::namespaces::{self, NamespacePlan};
 use super::protocol::{Channel, Msg};
 use crate::hooks;
 use crate::linux;
+use crate::linux::process::Prepared;
 use crate::rootfs::{self, RootfsOptions};
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
-use nix::sys::signal::{SigSet, SigmaskHow};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
@@ -34,10 +33,18 @@ pub struct InitContext<'a> {
     pub preserve_fds: u32,
     /// Socket activation fds nook itself was given (LISTEN_FDS), passed on.
     pub listen_fds: u32,
+    /// linux.seccomp, compiled by the runtime before the clone.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
 }
 
 /// Run the init; never returns.
 pub fn run(ctx: InitContext) -> ! {
+    // Non-dumpable until the user program's execve resets it: a process in
+    // the container (sharing its pid namespace, or joined later) cannot
+    // ptrace the init or open its /proc/PID/{exe,mem,fd} while the runtime's
+    // code and open host files are in it (CVE-2016-9962, CVE-2019-5736).
+    // SAFETY: prctl(PR_SET_DUMPABLE) only changes a flag of this process.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let code = match setup(&ctx) {
         Ok(prepared) => {
             let err = after_ready(&ctx, prepared);
@@ -52,13 +59,6 @@ pub fn run(ctx: InitContext) -> ! {
     // SAFETY: _exit ends the process without running destructors or atexit
     // handlers that belong to the parent's copy of the runtime.
     unsafe { libc::_exit(code) }
-}
-
-/// What the init has resolved before `Ready` and uses after it.
-struct Prepared {
-    executable: CString,
-    args: Vec<String>,
-    env: Vec<String>,
 }
 
 fn setup(ctx: &InitContext) -> Result<Prepared> {
@@ -97,7 +97,12 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
 
     nix::unistd::setsid().context("setsid")?;
     if !ctx.no_new_keyring {
-        join_session_keyring(ctx.id)?;
+        let label = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.selinux_label().clone());
+        linux::selinux::apply_keyring_label(label.as_deref())?;
+        linux::keyring::join_session_keyring(ctx.id)?;
     }
     let process = spec.process().as_ref().context("process: missing")?;
     if has_uts(spec) {
@@ -152,47 +157,21 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     }
     rootfs::finalize(spec, &ropts)?;
 
-    if let Some(adj) = process.oom_score_adj() {
-        linux::oom_score_adj::apply(adj)?;
-    }
-    if let Some(rlimits) = process.rlimits() {
-        linux::rlimits::apply(rlimits)?;
-    }
-    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
-        linux::personality::apply(p)?;
-    }
-    if let Some(s) = process.scheduler() {
-        linux::scheduler::apply(s)?;
-    }
-    if let Some(p) = process.io_priority() {
-        linux::io_priority::apply(p)?;
-    }
-
-    linux::capabilities::apply_bounding(process.capabilities().as_ref())?;
-    linux::user::switch(process.user())?;
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd)
-        .with_context(|| format!("process.cwd {}: cannot change into it", cwd.display()))?;
-    check_cwd_inside_root(cwd)?;
-    linux::capabilities::apply_sets(process.capabilities().as_ref())?;
-
-    let args = process.args().clone().unwrap_or_default();
-    let mut env = process.env().clone().unwrap_or_default();
-    let executable = linux::exec::find_executable(&args[0], &env)?;
-    if process.no_new_privileges().unwrap_or(false) {
-        linux::no_new_privs::set_no_new_privileges()?;
-    }
+    let prepared = linux::process::apply_process_attributes(
+        process,
+        &linux::process::ProcessOptions {
+            personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
+            listen_fds: ctx.listen_fds,
+            preserve_fds: ctx.preserve_fds,
+            seccomp: ctx.seccomp,
+            channel: &ctx.channel,
+        },
+    )?;
     // process.execCPUAffinity is not applied here: config.md says it "is not
     // applicable to the container's init process" (it is for `exec`).
-    linux::fds::set_listen_fds_env(&mut env, ctx.listen_fds);
-    linux::fds::close_on_exec_beyond(ctx.listen_fds + ctx.preserve_fds)?;
 
     ctx.channel.send(&Msg::Ready)?;
-    Ok(Prepared {
-        executable,
-        args,
-        env,
-    })
+    Ok(prepared)
 }
 
 /// From `Ready` to execve: wait for `start`, run startContainer hooks, exec.
@@ -222,10 +201,7 @@ fn after_ready(ctx: &InitContext, p: Prepared) -> anyhow::Error {
     ) {
         return e;
     }
-    // The runtime may have blocked signals to forward them (`run`); the
-    // container process starts with none blocked.
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    linux::exec::execve(&p.executable, &p.args, &p.env)
+    linux::process::execute(&p, ctx.seccomp)
 }
 
 /// Block on the exec FIFO until `nook start` opens it, and write its byte.
@@ -246,7 +222,7 @@ fn wait_for_start(ctx: &InitContext) -> Result<OwnedFd> {
 
 /// After the user namespace has its maps: become its root, so the rest of the
 /// setup (and files it creates) belong to container uid/gid 0.
-fn become_namespace_root() -> Result<()> {
+pub(super) fn become_namespace_root() -> Result<()> {
     nix::unistd::setresgid(0.into(), 0.into(), 0.into())
         .context("setresgid(0) in the new user namespace (is gid 0 in linux.gidMappings?)")?;
     nix::unistd::setresuid(0.into(), 0.into(), 0.into())
@@ -271,44 +247,9 @@ fn fork_init(ctx: &InitContext) -> Result<()> {
     }
 }
 
-/// CVE-2024-21626: a cwd such as /proc/self/fd/N could name a runtime
-/// descriptor of a host directory. The kernel reports a cwd outside the
-/// process's root as unreachable, and getcwd() then fails: refuse it.
-fn check_cwd_inside_root(cwd: &Path) -> Result<()> {
-    match nix::unistd::getcwd() {
-        Ok(p) if p.is_absolute() => Ok(()),
-        _ => bail!(
-            "process.cwd {}: resolves outside the container's root filesystem",
-            cwd.display()
-        ),
-    }
-}
-
 fn has_uts(spec: &Spec) -> bool {
     spec.linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Uts))
-}
-
-/// A new session keyring named after the container, so containers do not
-/// share the caller's keys (skipped with --no-new-keyring).
-fn join_session_keyring(id: &str) -> Result<()> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-    let name = CString::new(format!("_ses.{id}")).context("container id")?;
-    // SAFETY: keyctl(JOIN_SESSION_KEYRING, name) reads the NUL-terminated name only.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
-    if ret < 0 {
-        let err = std::io::Error::last_os_error();
-        // Kernels without keyrings, or where the user namespace forbids it: runc goes on too.
-        if matches!(
-            err.raw_os_error(),
-            Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
-        ) {
-            return Ok(());
-        }
-        bail!("cannot join a new session keyring: {err}");
-    }
-    Ok(())
 }

@@ -2,10 +2,13 @@
 //! and the protocol between them (`protocol`).
 
 mod clone;
+mod exec;
+pub mod exec_process;
 pub mod idmap;
 mod init;
 pub mod namespaces;
 mod parent;
 pub mod protocol;
 
+pub use exec::{exec, ExecRequest};
 pub use parent::{create, CreateRequest, Created};

@@ -59,7 +59,7 @@ pub fn clone_flag(ty: LinuxNamespaceType) -> Result<CloneFlags> {
 
 /// The order joins happen in: user first (its credentials apply to the rest),
 /// mount last (so nothing after it resolves paths in the joined mount tree).
-fn join_rank(flag: CloneFlags) -> u8 {
+pub fn join_rank(flag: CloneFlags) -> u8 {
     let order = [
         CloneFlags::CLONE_NEWUSER,
         CloneFlags::CLONE_NEWIPC,

@@ -17,7 +17,7 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 pub struct CreateRequest<'a> {
@@ -71,6 +71,9 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     let spec = &req.bundle.spec;
     let listen_fds = crate::linux::fds::listen_fds_from_env();
     let plan = namespaces::plan(spec)?;
+    // Compiled (or read from the cache) before anything exists, so a bad
+    // profile leaves nothing behind; the init inherits the program.
+    let seccomp = crate::seccomp::prepare(spec, &req.root.path)?;
     if let Some(p) = spec.process() {
         for w in crate::linux::capabilities::warnings(p.capabilities().as_ref()) {
             // runc's own default spec lists ambient caps without inheritable
@@ -114,6 +117,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
             annotations: annotations.clone(),
             cgroup: cgroup_spec.clone(),
             new_pid_namespace: plan.new.contains(CloneFlags::CLONE_NEWPID),
+            no_new_keyring: req.no_new_keyring,
             config: spec.clone(),
         },
     );
@@ -158,6 +162,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
             no_new_keyring: req.no_new_keyring,
             preserve_fds: req.preserve_fds,
             listen_fds,
+            seccomp: seccomp.as_ref(),
         });
     };
     drop(init_end);
@@ -166,6 +171,9 @@ pub fn create(req: CreateRequest) -> Result<Created> {
 
     if plan.clone_flags.contains(CloneFlags::CLONE_NEWUSER) {
         idmap::write_id_maps(child, spec)?;
+    }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        crate::linux::oom_score_adj::apply_to(child, adj)?;
     }
     cgroup.apply(child)?;
     cleanup.cgroup = Some(cgroup);
@@ -183,7 +191,18 @@ pub fn create(req: CreateRequest) -> Result<Created> {
 
     let mut init_pid = child;
     loop {
-        match parent_end.recv()? {
+        let (msg, fd) = match parent_end.recv_with_fd()? {
+            Some((msg, fd)) => (Some(msg), fd),
+            None => (None, None),
+        };
+        match msg {
+            Some(Msg::SeccompListener) => {
+                let fd = fd.context("protocol: SeccompListener came without an fd")?;
+                let state =
+                    hooks::state_json(&req.id, "creating", init_pid, &req.bundle.dir, &annotations);
+                crate::seccomp::notify::forward(spec, init_pid, &state, fd.as_fd())?;
+                parent_end.send(&Msg::SeccompListenerDone)?;
+            }
             Some(Msg::MapsRequest) => {
                 idmap::write_id_maps(child, spec)?;
                 parent_end.send(&Msg::MapsDone)?;
@@ -241,7 +260,7 @@ fn exit_reason(pid: i32) -> String {
 
 /// --pid-file: written atomically (temp + rename) as runc does, so an engine
 /// polling for it never reads an empty file.
-fn write_pid_file(path: &std::path::Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pid_file(path: &std::path::Path, pid: i32) -> Result<()> {
     let tmp = path.with_file_name(format!(
         ".{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")

@@ -3,9 +3,13 @@
 //! so message boundaries are kept and an EOF means the peer is gone.
 
 use anyhow::{anyhow, bail, Context, Result};
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
+};
 use serde::{Deserialize, Serialize};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Msg {
@@ -25,6 +29,16 @@ pub enum Msg {
     HooksDone,
     /// init → parent: everything is set up; the init now waits for `start`.
     Ready,
+    /// init → parent, with the seccomp notify fd attached (SCM_RIGHTS):
+    /// send it to linux.seccomp.listenerPath.
+    SeccompListener,
+    /// parent → init: the listener has the fd.
+    SeccompListenerDone,
+    /// exec (intermediate) → parent: put me in the container's cgroup, then
+    /// send `Go` (I join the namespaces after that).
+    CgroupRequest,
+    /// exec (intermediate) → parent: the exec'd process's host pid.
+    ExecPid(i32),
     /// init → parent: setting up failed; the message names the step.
     Error(String),
 }
@@ -57,20 +71,66 @@ impl Channel {
         }
     }
 
-    /// The next message, or None when the peer closed its end (it exited).
-    pub fn recv(&self) -> Result<Option<Msg>> {
-        let mut buf = vec![0u8; 64 * 1024];
+    /// Send `msg` with `fd` attached (SCM_RIGHTS); the peer gets its own copy.
+    pub fn send_with_fd(&self, msg: &Msg, fd: BorrowedFd<'_>) -> Result<()> {
+        let data = serde_json::to_vec(msg).context("cannot encode a protocol message")?;
+        let fds = [fd.as_raw_fd()];
         loop {
-            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Ok(0) => return Ok(None),
-                Ok(n) => {
-                    return serde_json::from_slice(&buf[..n])
-                        .map(Some)
-                        .map_err(|e| anyhow!("bad protocol message: {e}"))
+            match sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &[IoSlice::new(&data)],
+                &[ControlMessage::ScmRights(&fds)],
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => bail!("cannot send {msg:?} to the peer: {e}"),
+            }
+        }
+    }
+
+    /// The next message, or None when the peer closed its end (it exited).
+    /// An fd that came with it is closed.
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        Ok(self.recv_with_fd()?.map(|(msg, _fd)| msg))
+    }
+
+    /// The next message and the fd attached to it, if any.
+    pub fn recv_with_fd(&self) -> Result<Option<(Msg, Option<OwnedFd>)>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let (n, fd) = match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(m) => {
+                    let mut fd = None;
+                    for c in m.cmsgs().context("bad control message from the peer")? {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            for raw in fds {
+                                // SAFETY: the kernel installed these fds in
+                                // this process for us; nothing else owns them.
+                                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                                fd.get_or_insert(owned);
+                            }
+                        }
+                    }
+                    (m.bytes, fd)
                 }
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => bail!("cannot read from the peer: {e}"),
+            };
+            if n == 0 {
+                return Ok(None);
             }
+            return serde_json::from_slice(&buf[..n])
+                .map(|msg| Some((msg, fd)))
+                .map_err(|e| anyhow!("bad protocol message: {e}"));
         }
     }
 
@@ -105,5 +165,21 @@ mod tests {
             .contains("x failed"));
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn an_fd_travels_with_its_message() {
+        let (a, b) = channel_pair().unwrap();
+        let file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut &file, b"through the socket").unwrap();
+        a.send_with_fd(&Msg::SeccompListener, std::os::fd::AsFd::as_fd(&file))
+            .unwrap();
+        let (msg, fd) = b.recv_with_fd().unwrap().unwrap();
+        assert_eq!(msg, Msg::SeccompListener);
+        let mut got = std::fs::File::from(fd.expect("an fd"));
+        let mut text = String::new();
+        std::io::Seek::seek(&mut got, std::io::SeekFrom::Start(0)).unwrap();
+        std::io::Read::read_to_string(&mut got, &mut text).unwrap();
+        assert_eq!(text, "through the socket");
     }
 }

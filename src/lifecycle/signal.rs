@@ -53,20 +53,42 @@ fn kill_raw(pid: i32, sig: i32) -> std::io::Result<()> {
 }
 
 /// Send `sig` to the init (or to every process of the container with `all`).
+///
+/// As runc 1.1: with `all`, the cgroup is frozen while its pids are listed
+/// and signalled (no process can fork past the list) and thawed afterwards,
+/// so a paused container runs again. Without `all`, a paused container stays
+/// paused, except for SIGKILL: a frozen v1 task does not die until thawed.
 pub fn send_signal(c: &Container, sig: i32, all: bool) -> Result<()> {
-    if c.status() == Status::Stopped {
+    let status = c.status();
+    if status == Status::Stopped {
         bail!("container not running");
     }
     if all {
-        let mgr = crate::cgroups::manager_for(&c.state.cgroup)?;
-        for pid in mgr.pids()? {
-            // A process may exit between listing and signalling.
-            let _ = kill_raw(pid, sig);
-        }
-        return Ok(());
+        return signal_every_process(c, sig);
     }
     kill_raw(c.state.pid, sig)
-        .map_err(|e| anyhow::anyhow!("cannot signal init {}: {e}", c.state.pid))
+        .map_err(|e| anyhow::anyhow!("cannot signal init {}: {e}", c.state.pid))?;
+    if status == Status::Paused && sig == libc::SIGKILL {
+        crate::cgroups::manager_for(&c.state.cgroup)?.freeze(false)?;
+    }
+    Ok(())
+}
+
+fn signal_every_process(c: &Container, sig: i32) -> Result<()> {
+    let mgr = crate::cgroups::manager_for(&c.state.cgroup)?;
+    if let Err(e) = mgr.freeze(true) {
+        // Still signal what we can, as runc does (e.g. no freezer hierarchy).
+        crate::logging::warn(&format!("{e:#}"));
+    }
+    let pids = mgr.pids();
+    for pid in pids.as_deref().unwrap_or(&[]) {
+        // A process may exit between listing and signalling.
+        let _ = kill_raw(*pid, sig);
+    }
+    if let Err(e) = mgr.freeze(false) {
+        crate::logging::warn(&format!("{e:#}"));
+    }
+    pids.map(|_| ())
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! (SCM_RIGHTS), the slave bound on /dev/console and made the controlling
 //! terminal and stdio of the process.
 use anyhow::{bail, Context, Result};
-use nix::mount::MsFlags;
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
 use oci_spec::runtime::Box as ConsoleSize;
 use std::io::IoSlice;
@@ -35,19 +34,14 @@ pub fn setup_terminal(
     if let Some(size) = size {
         set_window_size(&master, size)?;
     }
+    // The slave straight from the master (TIOCGPTPEER), not by a path the
+    // container could have swapped for a symlink to another file.
+    let slave = open_slave_of(&master, &slave_path)?;
     if bind_console {
-        nix::mount::mount(
-            Some(slave_path.as_str()),
-            "/dev/console",
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .with_context(|| format!("process.terminal: bind mount {slave_path} on /dev/console"))?;
+        bind_on_dev_console(&slave, &slave_path)?;
     }
     send_master(console_socket, &master)?;
     drop(master);
-    let slave = open_slave(&slave_path)?;
     make_controlling_terminal(&slave)?;
     make_stdio(slave)
 }
@@ -131,16 +125,64 @@ fn send_master(console_socket: RawFd, master: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
-fn open_slave(path: &str) -> Result<OwnedFd> {
-    let c_path = std::ffi::CString::new(path).context("pty slave path")?;
-    // SAFETY: open with a NUL-terminated path that outlives the call.
-    let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };
+/// Open the pty's slave through its master (TIOCGPTPEER, Linux 4.13), which
+/// involves no path lookup, and check it is a character device.
+fn open_slave_of(master: &OwnedFd, slave_path: &str) -> Result<OwnedFd> {
+    // SAFETY: TIOCGPTPEER takes open flags as its integer argument and
+    // returns a new fd; no memory is passed.
+    let fd = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         let err = std::io::Error::last_os_error();
-        bail!("process.terminal: open {path}: {err}");
+        bail!("process.terminal: open {slave_path} (TIOCGPTPEER): {err}");
+    }
+    // SAFETY: fd was just returned by the kernel and is owned by nobody else.
+    let slave = unsafe { OwnedFd::from_raw_fd(fd) };
+    let st = nix::sys::stat::fstat(&slave)
+        .with_context(|| format!("process.terminal: stat {slave_path}"))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR {
+        bail!("process.terminal: {slave_path} is not a character device");
+    }
+    Ok(slave)
+}
+
+/// Bind the slave on /dev/console: the mount's source is the slave we hold
+/// and its target the console placeholder opened without following a
+/// symlink and checked to be a plain file or a character device, so neither
+/// side can be redirected (CVE-2025-52565).
+fn bind_on_dev_console(slave: &OwnedFd, slave_path: &str) -> Result<()> {
+    use crate::rootfs::sys;
+    use std::os::fd::AsFd;
+    let context = || format!("process.terminal: bind mount {slave_path} on /dev/console");
+    // SAFETY: open with a static NUL-terminated path; O_PATH|O_NOFOLLOW opens
+    // a symlink itself rather than its target.
+    let fd = unsafe {
+        libc::open(
+            c"/dev/console".as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).with_context(context);
     }
     // SAFETY: fd was just returned by open and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let target = unsafe { OwnedFd::from_raw_fd(fd) };
+    let st = nix::sys::stat::fstat(&target).with_context(context)?;
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+        bail!("{}: /dev/console is not a file or a device", context());
+    }
+    let tree = sys::clone_tree(slave.as_fd(), false)
+        .map_err(std::io::Error::from)
+        .with_context(context)?;
+    sys::move_mount(tree.as_fd(), target.as_fd())
+        .map_err(std::io::Error::from)
+        .with_context(context)
 }
 
 /// TIOCSCTTY: the caller is a session leader (setsid was called) without a

@@ -32,6 +32,46 @@ pub fn switch(user: &User) -> Result<()> {
     Ok(())
 }
 
+/// HOME for a process whose `process.env` has none, as runc sets it: the
+/// home directory of `uid` in the container's /etc/passwd, else "/".
+/// Called in the container's root; an unreadable or odd file means "/".
+pub fn home_of(uid: u32) -> String {
+    read_passwd()
+        .and_then(|text| home_in_passwd(&text, uid))
+        .unwrap_or_else(|| "/".to_string())
+}
+
+/// /etc/passwd if it is a regular file (never block on a FIFO the image
+/// put there), at most 1 MiB.
+fn read_passwd() -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open("/etc/passwd")
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(1 << 20).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The home field of the first passwd line for `uid` (name:pw:uid:gid:gecos:home:shell).
+pub fn home_in_passwd(text: &str, uid: u32) -> Option<String> {
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields.as_slice() {
+            [_, _, u, _, _, home, ..] if u.parse::<u32>().ok() == Some(uid) && !home.is_empty() => {
+                Some(home.to_string())
+            }
+            _ => None,
+        }
+    })
+}
+
 /// Checks `process.user.umask` is a permission mask.
 pub fn validate_umask(mask: u32) -> Result<()> {
     if mask > 0o777 {
@@ -138,6 +178,15 @@ pub fn apply_umask(mask: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_comes_from_the_users_passwd_line() {
+        let text = "root:x:0:0:root:/root:/bin/sh\nbad line\nme:x:1000:1000::/home/me:/bin/sh\nnohome:x:7:7::\n";
+        assert_eq!(home_in_passwd(text, 0).as_deref(), Some("/root"));
+        assert_eq!(home_in_passwd(text, 1000).as_deref(), Some("/home/me"));
+        assert_eq!(home_in_passwd(text, 7), None);
+        assert_eq!(home_in_passwd(text, 42), None);
+    }
 
     #[test]
     fn umask_range_is_checked() {

@@ -36,6 +36,13 @@ fn validate_process_attributes(spec: &Spec) -> Result<()> {
     if let Some(s) = process.scheduler() {
         linux::scheduler::validate(s)?;
     }
+    linux::apparmor::validate(process.apparmor_profile().as_deref())?;
+    linux::selinux::validate(
+        process.selinux_label().as_deref(),
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref()),
+    )?;
     if let Some(mask) = process.user().umask() {
         linux::user::validate_umask(mask)?;
     }

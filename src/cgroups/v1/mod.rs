@@ -11,7 +11,7 @@ use super::fs;
 use super::host::Hierarchy;
 use super::path::CgroupPath;
 use super::pids::apply_pids_limit;
-use super::Manager;
+use super::{Manager, SubCgroups};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
@@ -105,6 +105,34 @@ impl Manager for V1Manager {
         Ok(())
     }
 
+    fn enter(&self, pid: i32, sub: &SubCgroups) -> Result<()> {
+        for controller in sub.controllers() {
+            if self.dir_of(controller).is_none() {
+                bail!("--cgroup {controller}:...: unknown controller {controller} (not mounted on this host)");
+            }
+        }
+        for dir in &self.dirs {
+            let path = match sub.for_hierarchy(&dir.hierarchy.controllers) {
+                Some(s) => super::sub::join_sub(&dir.path, s)?,
+                None => dir.path.clone(),
+            };
+            if let Err(e) = fs::write(&path, "cgroup.procs", &pid.to_string()) {
+                // Rootless: hierarchies that were not delegated are skipped, as in `apply`.
+                if self.rootless && fs::is_permission_error(&e) {
+                    continue;
+                }
+                return Err(e).with_context(|| {
+                    format!(
+                        "moving pid {pid} into the {} cgroup {}",
+                        dir.name(),
+                        path.display()
+                    )
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn set(&self, resources: &LinuxResources) -> Result<()> {
         if resources.unified().as_ref().is_some_and(|u| !u.is_empty()) {
             bail!("linux.resources.unified: needs cgroup v2, but this host uses cgroup v1");
@@ -165,6 +193,14 @@ impl Manager for V1Manager {
             Some(dir) if dir.path.is_dir() => freezer::is_frozen(&dir.path),
             _ => Ok(false),
         }
+    }
+
+    fn stats(&self) -> Result<super::stats::Stats> {
+        super::stats::v1::read(&|c| {
+            self.dir_of(c)
+                .map(|d| d.path.clone())
+                .filter(|p| p.is_dir())
+        })
     }
 
     fn destroy(&self) -> Result<()> {

@@ -1,10 +1,9 @@
 //! The cgroup v2 driver (cgroupfs) for hosts where /sys/fs/cgroup is cgroup2.
 //!
-//! `linux.resources.devices` needs an eBPF program on v2.
-//! TODO(devices-ebpf issue): attach a BPF_PROG_TYPE_CGROUP_DEVICE program;
-//! until then device rules are validated but not enforced on v2 hosts.
+//! `linux.resources.devices` is an eBPF program on v2 (devices_bpf/).
 
 mod cpu;
+pub mod devices_bpf;
 mod freezer;
 mod memory;
 
@@ -14,7 +13,7 @@ use super::fs;
 use super::host::Hierarchy;
 use super::path::CgroupPath;
 use super::pids::{apply_pids_limit, pids_max_value};
-use super::Manager;
+use super::{Manager, SubCgroups};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
 use std::collections::HashMap;
@@ -112,6 +111,15 @@ impl Manager for V2Manager {
             .with_context(|| format!("moving pid {pid} into its cgroup"))
     }
 
+    fn enter(&self, pid: i32, sub: &SubCgroups) -> Result<()> {
+        let dir = match sub.for_unified()? {
+            Some(s) => super::sub::join_sub(&self.path, s)?,
+            None => self.existing_path()?.to_path_buf(),
+        };
+        fs::write(&dir, "cgroup.procs", &pid.to_string())
+            .with_context(|| format!("moving pid {pid} into cgroup {}", dir.display()))
+    }
+
     fn set(&self, resources: &LinuxResources) -> Result<()> {
         let dir = self.existing_path()?;
         if let Some(m) = resources.memory() {
@@ -126,11 +134,8 @@ impl Manager for V2Manager {
                 apply_pids_limit(dir, p)?;
             }
         }
-        if let Some(devices) = resources.devices() {
-            // Checked so a bad rule is reported on every host; enforcement is
-            // the eBPF TODO in this module's doc.
-            super::devices::validate_rules(devices)?;
-        }
+        // Like v1: always applied (no list = only the default devices).
+        devices_bpf::apply_devices(dir, resources.devices().as_deref().unwrap_or(&[]))?;
         if let Some(unified) = resources.unified() {
             apply_unified(dir, unified)?;
         }
@@ -150,6 +155,10 @@ impl Manager for V2Manager {
             return Ok(false);
         }
         freezer::events_frozen(&self.path)
+    }
+
+    fn stats(&self) -> Result<super::stats::Stats> {
+        super::stats::v2::read(self.existing_path()?)
     }
 
     fn destroy(&self) -> Result<()> {
