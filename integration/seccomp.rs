@@ -775,7 +775,11 @@ fn exec_gets_the_container_filter() {
         let rt = Runtime::new();
         let mut config = config_with(
             "sleep 60",
-            deny(&["mkdir", "mkdirat"], "SCMP_ACT_ERRNO", json!({"errnoRet": 28})),
+            deny(
+                &["mkdir", "mkdirat"],
+                "SCMP_ACT_ERRNO",
+                json!({"errnoRet": 28}),
+            ),
         );
         config["process"]["noNewPrivileges"] = json!(no_new_privs);
         let bundle = Bundle::with_config(config);
