@@ -5,6 +5,7 @@
 #   make test    the whole test suite (what .ci/run runs)
 #   make bench   nook vs runc vs crun, create+start+wait+delete and run
 #   make man     render the man pages (and check they format cleanly)
+#   make fuzz    run each fuzz target for FUZZ_SECONDS (not part of make test)
 
 CARGO ?= cargo
 # Extra arguments for the test binaries, e.g. TEST_ARGS=--test-threads=1
@@ -12,7 +13,7 @@ TEST_ARGS ?=
 DEMO_DIR := build/demo
 RELEASE_NOOK := target/release/nook
 
-.PHONY: all build release deps rootfs demo test lint man bench clean conformance-compare
+.PHONY: all build release deps rootfs demo test lint man bench clean conformance-compare fuzz
 
 all: build
 
@@ -63,6 +64,32 @@ man:
 
 bench: release
 	benches/lifecycle.sh $(RELEASE_NOOK)
+
+# libFuzzer targets in fuzz/ (its own cargo package), built by cargo-fuzz
+# on the nightly toolchain with debug assertions (integer overflow is a
+# crash). Each target runs for FUZZ_SECONDS; the corpus starts from the
+# upstream schema samples and grows in fuzz/corpus/; a crash stops make with
+# the input in fuzz/artifacts/<target>/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= config_bytes config_mutate parsers
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	$(CARGO) test --manifest-path fuzz/Cargo.toml
+	mkdir -p fuzz/corpus/config_bytes
+	for kind in good bad; do \
+		for sample in integration/data/runtime-spec-schema-test/config/$$kind/*.json; do \
+			cp "$$sample" "fuzz/corpus/config_bytes/$$kind-$$(basename $$sample)"; \
+		done; \
+	done
+	for target in $(FUZZ_TARGETS); do \
+		case $$target in \
+		config_mutate) len="-max_len=1024 -len_control=0";; \
+		*) len="-max_len=262144";; \
+		esac; \
+		$(CARGO) +nightly fuzz run --fuzz-dir fuzz --debug-assertions $$target -- \
+			-max_total_time=$(FUZZ_SECONDS) $$len -dict=fuzz/config.dict \
+			|| exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

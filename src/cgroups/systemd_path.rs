@@ -73,7 +73,14 @@ pub fn expand_slice(slice: &str) -> Result<PathBuf> {
     if stem == "-" {
         return Ok(PathBuf::new()); // "-.slice" is the root slice
     }
-    if stem.is_empty() || stem.starts_with('-') || stem.ends_with('-') || stem.contains("--") {
+    // A '/' would make a part of the path absolute or nested (found by
+    // fuzzing: "/x.slice" expanded to the absolute path "/x.slice").
+    if stem.is_empty()
+        || stem.starts_with('-')
+        || stem.ends_with('-')
+        || stem.contains("--")
+        || stem.contains('/')
+    {
         bail!("{slice:?} is not a valid slice name");
     }
     let mut path = PathBuf::new();
@@ -119,6 +126,25 @@ mod tests {
                 .unwrap()
                 .unit_name(),
             "b.slice"
+        );
+    }
+
+    /// Regression (fuzz/regressions/parsers/expand-slice-with-slash): a
+    /// slice with '/' expanded to a path outside the cgroup hierarchy.
+    #[test]
+    fn slice_with_a_slash_is_not_expanded() {
+        for bad in [
+            "/x.slice",
+            "/x-y.slice",
+            "a-b/c.slice",
+            "a/../../b.slice",
+            "\u{0}/P-z.slice",
+        ] {
+            assert!(expand_slice(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            expand_slice("a-b.slice").unwrap(),
+            PathBuf::from("a.slice/a-b.slice")
         );
     }
 

@@ -20,9 +20,11 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         } else {
             rest.parse().unwrap_or(-1)
         };
-        let sig = libc::SIGRTMIN() + off;
-        if off >= 0 && sig <= libc::SIGRTMAX() {
-            return Ok(sig);
+        // checked: "RTMIN+2147483647" is an unknown signal, not an overflow.
+        if let Some(sig) = libc::SIGRTMIN().checked_add(off) {
+            if off >= 0 && sig <= libc::SIGRTMAX() {
+                return Ok(sig);
+            }
         }
     } else if let Some(rest) = name.strip_prefix("RTMAX") {
         let off: i32 = if rest.is_empty() {
@@ -30,9 +32,10 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         } else {
             rest.parse().unwrap_or(1)
         };
-        let sig = libc::SIGRTMAX() + off;
-        if off <= 0 && sig >= libc::SIGRTMIN() {
-            return Ok(sig);
+        if let Some(sig) = libc::SIGRTMAX().checked_add(off) {
+            if off <= 0 && sig >= libc::SIGRTMIN() {
+                return Ok(sig);
+            }
         }
     } else if let Ok(sig) = format!("SIG{name}").parse::<nix::sys::signal::Signal>() {
         return Ok(sig as i32);
@@ -100,6 +103,18 @@ mod tests {
         assert_eq!(parse_signal("RTMIN+2").unwrap(), libc::SIGRTMIN() + 2);
         assert_eq!(parse_signal("SIGRTMAX-1").unwrap(), libc::SIGRTMAX() - 1);
         for bad in ["FOO", "0", "99", "-1", "RTMIN+99", ""] {
+            assert!(parse_signal(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Offsets near i32's limits are unknown signals, not an overflow.
+    #[test]
+    fn huge_realtime_offsets_are_unknown_signals() {
+        for bad in [
+            "RTMIN+2147483647",
+            "SIGRTMAX-2147483648",
+            "rtmin+2147483640",
+        ] {
             assert!(parse_signal(bad).is_err(), "{bad}");
         }
     }

@@ -54,6 +54,14 @@ pub fn parse_config(text: &[u8]) -> Result<Spec> {
     if let Some(caps) = raw.get("process").and_then(|p| p.get("capabilities")) {
         crate::linux::capabilities::validate_names(caps)?;
     }
+    super::schema_rules::check_required(&raw)?;
+    if let Some(process) = raw.get_mut("process").and_then(|p| p.as_object_mut()) {
+        // The schema (and runc) let process.user be left out: uid 0, gid 0.
+        // oci-spec would refuse with "missing field `user`".
+        process
+            .entry("user")
+            .or_insert_with(|| serde_json::json!({}));
+    }
     if let Some(sched) = raw.get_mut("process").and_then(|p| p.get_mut("scheduler")) {
         // oci-spec 0.10 spells two of the spec's flag names differently.
         crate::linux::scheduler::accept_spec_flag_names(sched);
@@ -85,6 +93,29 @@ mod tests {
     fn malformed_json_is_an_error() {
         let err = format!("{:#}", parse_config(b"{\"ociVersion\": ").unwrap_err());
         assert!(err.contains("not valid JSON"), "{err}");
+    }
+
+    /// serde_json refuses more than 128 levels of nesting, before anything
+    /// recurses over the tree: 100 000 levels are an error, not a stack
+    /// overflow, at the top and inside a field.
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let depth = 100_000;
+        let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let err = format!("{:#}", parse_config(arrays.as_bytes()).unwrap_err());
+        assert!(err.contains("recursion limit exceeded"), "{err}");
+        let objects = format!("{}0{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+        let in_field = format!(r#"{{"ociVersion":"1.0.0","annotations":{objects}}}"#);
+        let err = format!("{:#}", parse_config(in_field.as_bytes()).unwrap_err());
+        assert!(err.contains("recursion limit exceeded"), "{err}");
+        // 100 levels are fine for the parser; the field's type is wrong.
+        let shallow = format!(
+            r#"{{"ociVersion":"1.0.0","process":{{"cwd":"/","args":{}{}}}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
+        let err = format!("{:#}", parse_config(shallow.as_bytes()).unwrap_err());
+        assert!(err.contains("process.args"), "{err}");
     }
 
     #[test]

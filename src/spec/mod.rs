@@ -2,6 +2,7 @@
 
 mod default;
 mod load;
+mod schema_rules;
 mod validate;
 
 pub use default::default_spec;

@@ -16,6 +16,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
     validate_time_offsets(spec)?;
     validate_sysctl(spec)?;
     validate_process_attributes(spec)?;
+    super::schema_rules::validate(spec)?;
     Ok(())
 }
 
