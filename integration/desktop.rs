@@ -170,6 +170,102 @@ impl Session {
         }
     }
 
+    /// A private dbus-daemon playing the system bus (run by root, as the
+    /// real one is, with a permissive system-type policy) at
+    /// sys/system_bus_socket, and two echo services on it, run by root.
+    /// Returns its address, for nook's DBUS_SYSTEM_BUS_ADDRESS.
+    fn system_bus(&mut self) -> String {
+        let sys = self.dir.join("sys");
+        fs::create_dir(&sys).expect("mkdir sys");
+        fs::set_permissions(&sys, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let socket = sys.join("system_bus_socket");
+        let address = format!("unix:path={}", socket.display());
+        let config = sys.join("system.conf");
+        fs::write(
+            &config,
+            format!(
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n \
+                 \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+                 <busconfig>\n  <type>system</type>\n  <listen>{address}</listen>\n  \
+                 <auth>EXTERNAL</auth>\n  <policy context=\"default\">\n    \
+                 <allow user=\"*\"/>\n    <allow own=\"*\"/>\n    \
+                 <allow send_destination=\"*\"/>\n    <allow receive_sender=\"*\"/>\n  \
+                 </policy>\n</busconfig>\n"
+            ),
+        )
+        .expect("write system.conf");
+        let root_command = |args: &[&str]| {
+            let mut cmd = Command::new(args[0]);
+            cmd.args(&args[1..])
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("DBUS_SYSTEM_BUS_ADDRESS", &address);
+            cmd
+        };
+        let answers = |name: &str| {
+            root_command(&[
+                "dbus-send",
+                "--system",
+                "--print-reply",
+                &format!("--dest={name}"),
+                "/",
+                "org.example.I.M",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+        };
+        let config_arg = format!("--config-file={}", config.display());
+        let mut daemon = root_command(&["dbus-daemon", &config_arg, "--nofork", "--nopidfile"]);
+        self.spawn_logged(&mut daemon, "system-dbus-daemon");
+        assert!(
+            wait_until(Duration::from_secs(20), || root_command(&[
+                "dbus-send",
+                "--system",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.GetId",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)),
+            "the system dbus-daemon did not answer"
+        );
+        for name in ["org.example.SysAllowed", "org.example.SysForbidden"] {
+            let mut echo = root_command(&[
+                "dbus-test-tool",
+                "echo",
+                "--system",
+                &format!("--name={name}"),
+            ]);
+            self.spawn_logged(&mut echo, name);
+            assert!(
+                wait_until(Duration::from_secs(20), || answers(name)),
+                "{name} never answered on the system bus"
+            );
+        }
+        address
+    }
+
+    /// Start `cmd` in its own process group, logged to logs/NAME, and tear
+    /// it down with the session.
+    fn spawn_logged(&mut self, cmd: &mut Command, name: &str) {
+        let log = fs::File::create(self.dir.join("logs").join(name)).expect("log file");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e} (run scripts/install-deps.sh)"));
+        self.children.push(child);
+    }
+
     /// pipewire, wireplumber, pipewire-pulse and a null sink.
     fn audio(&mut self) {
         self.spawn(&["pipewire"], Some("pipewire-0"));
@@ -192,22 +288,35 @@ impl Session {
     }
 
     /// Xwayland on weston (display :N returned with the socket dir; N from
-    /// our pid, as X's abstract socket is shared by the whole host), in a private mount namespace whose /tmp is
-    /// the session's xtmp/ (the host's /tmp/.X11-unix is left alone); the
-    /// socket is then xtmp/.X11-unix/X99 on the host.
-    fn xwayland(&mut self) -> (u32, PathBuf) {
-        let display = 100 + std::process::id() % 800;
+    /// our pid plus `offset` — one per test that starts a server — as X's
+    /// abstract socket is shared by the whole host), in a private mount
+    /// namespace whose /tmp is the session's xtmp/ (the host's
+    /// /tmp/.X11-unix is left alone); the socket is then xtmp/.X11-unix/XN
+    /// on the host. With `auth` (an Xauthority file, `-auth`), clients need
+    /// one of its cookies.
+    fn xwayland(&mut self, offset: u32, auth: Option<&Path>) -> (u32, PathBuf) {
+        let display = Self::x_display(offset);
         let xtmp = self.dir.join("xtmp");
         fs::create_dir(&xtmp).expect("mkdir xtmp");
         fs::set_permissions(&xtmp, fs::Permissions::from_mode(0o1777)).expect("chmod");
         let rt_view = xtmp.join("rt");
         fs::create_dir(&rt_view).expect("mkdir xtmp/rt");
+        // The server's copy of the cookies, where its /tmp shows it.
+        let auth_arg = match auth {
+            Some(file) => {
+                let copy = xtmp.join("server-xauth");
+                fs::copy(file, &copy).expect("copy the server's Xauthority");
+                chown(&copy, Some(UID), Some(UID)).expect("chown");
+                " -auth /tmp/server-xauth"
+            }
+            None => "",
+        };
         // The runtime dir is bound into the new /tmp first: the bind over
         // /tmp hides the session dir, which is under the host's /tmp.
         let script = format!(
             "mount --bind {rt} {view} && mount --rbind {xtmp} /tmp && \
              XDG_RUNTIME_DIR=/tmp/rt exec setpriv --reuid {UID} --regid {UID} --clear-groups \
-             Xwayland :{display} -nolisten tcp -noreset",
+             Xwayland :{display} -nolisten tcp -noreset{auth_arg}",
             rt = self.runtime_dir.display(),
             view = rt_view.display(),
             xtmp = xtmp.display()
@@ -231,6 +340,11 @@ impl Session {
             socket.display()
         );
         (display, x11_dir)
+    }
+
+    /// The X display number `xwayland(offset, ..)` uses.
+    fn x_display(offset: u32) -> u32 {
+        100 + std::process::id() % 800 + 1000 * offset
     }
 
     /// xdg-dbus-proxy processes serving this session.
@@ -717,7 +831,7 @@ fn podman_passes_the_annotations() {
 fn x11_through_the_socket_file_only() {
     let mut session = Session::new();
     session.weston();
-    let (display, x11_dir) = session.xwayland();
+    let (display, x11_dir) = session.xwayland(0, None);
     let script = format!(
         "echo DISPLAY=$DISPLAY; ls /tmp/.X11-unix; xdpyinfo -display :{display} | grep -q 'vendor string' && echo x11-ok"
     );
@@ -864,4 +978,96 @@ fn dbus_with_another_uid_is_warned_about() {
         "{out}"
     );
     assert!(out.stdout.contains("Allowed:refused"), "{out}");
+}
+
+/// `run` with `DBUS_SYSTEM_BUS_ADDRESS` in nook's environment, then delete.
+fn run_with_system_bus(rt: &Runtime, id: &str, bundle: &Bundle, address: &str) -> Output {
+    rt.track(id);
+    let bundle_path = bundle.path().to_string_lossy().into_owned();
+    let mut cmd = rt.command(&["run", "--bundle", &bundle_path, id]);
+    cmd.env("DBUS_SYSTEM_BUS_ADDRESS", address);
+    let out = output_with_timeout(&mut cmd, None, Duration::from_secs(60));
+    rt.delete(id);
+    out
+}
+
+/// A system-bus call inside a script, printing NAME:ok or NAME:refused.
+fn system_call(name: &str) -> String {
+    format!(
+        "if dbus-send --system --print-reply --dest=org.example.{name} / org.example.I.M; \
+         then echo {name}:ok; else echo {name}:refused; fi"
+    )
+}
+
+/// run.nook.dbus.system against a private system bus that nook finds
+/// through its own DBUS_SYSTEM_BUS_ADDRESS: filtered, only the `talk` name
+/// answers; unfiltered, both do; either way the container sees the bus at
+/// the well-known path, and the proxy is gone after delete. A bus socket
+/// not owned by root is refused.
+#[test]
+fn system_bus_filtered_and_unfiltered() {
+    let mut session = Session::new();
+    let address = session.system_bus();
+    let script = format!(
+        "echo SYSBUS=$DBUS_SYSTEM_BUS_ADDRESS; test -S /run/dbus/system_bus_socket && echo socket-ok; {}; {}",
+        system_call("SysAllowed"),
+        system_call("SysForbidden")
+    );
+    let rt = runtime();
+    let bundle = desktop_bundle(
+        &session,
+        &script,
+        json!({
+            "run.nook.dbus.system": "filtered",
+            "run.nook.dbus.system.talk": "org.example.SysAllowed"
+        }),
+    );
+    let out = run_with_system_bus(&rt, "desk-sys", &bundle, &address);
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("SYSBUS=unix:path=/run/dbus/system_bus_socket\nsocket-ok\n"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("SysAllowed:ok"), "{out}");
+    assert!(out.stdout.contains("SysForbidden:refused"), "{out}");
+    session.assert_no_proxy_left();
+
+    let bundle = desktop_bundle(
+        &session,
+        &script,
+        json!({"run.nook.dbus.system": "unfiltered"}),
+    );
+    let out = run_with_system_bus(&rt, "desk-sys-unf", &bundle, &address);
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("SYSBUS=unix:path=/run/dbus/system_bus_socket\nsocket-ok\n"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("SysAllowed:ok"), "{out}");
+    assert!(out.stdout.contains("SysForbidden:ok"), "{out}");
+    assert!(session.proxies().is_empty());
+
+    // Without the annotation the container has no system bus at all.
+    let bundle = desktop_bundle(&session, &script, json!({}));
+    let out = run_with_system_bus(&rt, "desk-sys-none", &bundle, &address);
+    assert!(!out.stdout.contains("socket-ok"), "{out}");
+    assert!(out.stdout.contains("SysAllowed:refused"), "{out}");
+
+    // A "system bus" socket owned by the session user: refused, in both modes.
+    let fake = session.dir.join("sys/user_socket");
+    let _listener = std::os::unix::net::UnixListener::bind(&fake).expect("bind");
+    chown(&fake, Some(UID), Some(UID)).expect("chown");
+    let fake_address = format!("unix:path={}", fake.display());
+    for mode in ["filtered", "unfiltered"] {
+        let bundle = desktop_bundle(&session, "true", json!({"run.nook.dbus.system": mode}));
+        let out = run_with_system_bus(&rt, "desk-sys-fake", &bundle, &fake_address);
+        out.assert_fail();
+        assert!(
+            out.stderr.contains("run.nook.dbus.system") && out.stderr.contains("owned by uid 1000"),
+            "{mode}: {out}"
+        );
+    }
+    assert!(session.proxies().is_empty());
 }

@@ -19,7 +19,7 @@ mod signature;
 mod unmarshal;
 mod value;
 
-pub use address::{session_bus_address, system_bus_address};
+pub use address::{parse as parse_address, session_bus_address, system_bus_address, SocketTarget};
 pub use connection::{is_bus_error, BusError, Connection, SignalMatch};
 pub use message::{Message, MessageType};
 pub use value::Value;

@@ -11,6 +11,12 @@
 //!   is an escape from the container and only ever explicit.
 //! - `none`: nothing.
 //!
+//! The host's system bus is where nook's own `DBUS_SYSTEM_BUS_ADDRESS`
+//! points (the first `unix:path=` socket), else
+//! /run/dbus/system_bus_socket; like every host path it is opened without
+//! following symlinks and must be a socket owned by root. Inside, it is
+//! always /run/dbus/system_bus_socket.
+//!
 //! D-Bus authentication (EXTERNAL) sends the uid as seen inside the
 //! container; the bus compares it with the uid of the connecting process.
 //! When the container uid is not the session user's uid, libdbus and GDBus
@@ -19,11 +25,39 @@ use super::annotations::{BusMode, BusRules, Request};
 use super::host_path::Kind;
 use super::proxy::{self, ProxiedBus, ProxyConfig};
 use super::Setup;
-use anyhow::Result;
-use std::path::{Path, PathBuf};
+use anyhow::{bail, Context, Result};
+use std::path::{Component, Path, PathBuf};
 
-/// Where the system bus is on the host and in the container.
+/// Where the system bus is in the container, and on the host unless
+/// `DBUS_SYSTEM_BUS_ADDRESS` says otherwise.
 const SYSTEM_BUS: &str = "/run/dbus/system_bus_socket";
+
+/// The host's system bus socket: from `address` (nook's own
+/// `DBUS_SYSTEM_BUS_ADDRESS`, or the well-known address when unset). Only a
+/// `unix:path=` socket can be bound into a container or checked for its
+/// owner, so the first Unix socket of the address must be one.
+fn system_bus_host_path(address: &str) -> Result<PathBuf> {
+    use crate::dbus::SocketTarget;
+    let what = || format!("run.nook.dbus.system: DBUS_SYSTEM_BUS_ADDRESS={address:?}");
+    let first = crate::dbus::parse_address(address)
+        .with_context(what)?
+        .into_iter()
+        .next();
+    match first {
+        Some(SocketTarget::Path(p)) => {
+            let path = PathBuf::from(p);
+            if !path.is_absolute() || path.components().any(|c| c == Component::ParentDir) {
+                bail!("{}: the socket path must be absolute, without '..'", what());
+            }
+            Ok(path)
+        }
+        Some(SocketTarget::Abstract(_)) => bail!(
+            "{}: an abstract socket cannot be bound into a container or checked for its owner; use a unix:path= address",
+            what()
+        ),
+        None => bail!("{}: names no unix:path= socket", what()),
+    }
+}
 
 pub(super) fn add(setup: &mut Setup<'_>) -> Result<()> {
     let req = setup.req;
@@ -52,7 +86,7 @@ pub(super) fn add(setup: &mut Setup<'_>) -> Result<()> {
                 proxied.push((
                     "session",
                     ProxiedBus {
-                        upstream: format!("unix:path={}", session_host.display()),
+                        upstream: unix_path_address(&session_host),
                         socket: proxy_socket(setup, "session"),
                         options: session_rules(req),
                     },
@@ -60,7 +94,11 @@ pub(super) fn add(setup: &mut Setup<'_>) -> Result<()> {
             }
         }
     }
-    let system_host = Path::new(SYSTEM_BUS);
+    let system_host = match req.system_bus {
+        BusMode::None => PathBuf::new(),
+        _ => system_bus_host_path(&crate::dbus::system_bus_address())?,
+    };
+    let system_host = system_host.as_path();
     match req.system_bus {
         BusMode::None => {}
         BusMode::Unfiltered => {
@@ -79,7 +117,7 @@ pub(super) fn add(setup: &mut Setup<'_>) -> Result<()> {
                 proxied.push((
                     "system",
                     ProxiedBus {
-                        upstream: format!("unix:path={SYSTEM_BUS}"),
+                        upstream: unix_path_address(system_host),
                         socket: proxy_socket(setup, "system"),
                         options: rules("--filter", &req.system_rules),
                     },
@@ -117,7 +155,6 @@ pub(super) fn add(setup: &mut Setup<'_>) -> Result<()> {
 
 /// The host bus socket, checked; a missing one is a warning.
 fn exists(path: &Path, what: &str, owner: u32) -> Result<bool> {
-    use anyhow::Context;
     let found = super::host_path::check(path, Kind::Socket, &[owner])
         .with_context(|| what.to_string())?
         .is_some();
@@ -128,6 +165,21 @@ fn exists(path: &Path, what: &str, owner: u32) -> Result<bool> {
         ));
     }
     Ok(found)
+}
+
+/// `unix:path=PATH` with the address format's escapes: a path with ',', ';'
+/// or '=' would otherwise be read as more than one key or address.
+fn unix_path_address(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::from("unix:path=");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-_/.\\*".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
 }
 
 fn proxy_socket(setup: &Setup<'_>, bus: &str) -> PathBuf {
@@ -184,6 +236,41 @@ fn rules(first: &str, r: &BusRules) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_bus_path_comes_from_a_unix_path_address() {
+        assert_eq!(
+            system_bus_host_path("unix:path=/run/dbus/system_bus_socket").unwrap(),
+            Path::new(SYSTEM_BUS)
+        );
+        assert_eq!(
+            system_bus_host_path("unix:path=/tmp/a%2cb/sock,guid=00ff").unwrap(),
+            Path::new("/tmp/a,b/sock")
+        );
+        for bad in [
+            "unix:abstract=/tmp/dbus-x",
+            "tcp:host=localhost,port=1",
+            "unix:path=relative/sock",
+            "unix:path=/run/../etc/sock",
+        ] {
+            let e = format!("{:#}", system_bus_host_path(bad).unwrap_err());
+            assert!(e.contains("DBUS_SYSTEM_BUS_ADDRESS"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn unix_path_addresses_are_escaped() {
+        assert_eq!(
+            unix_path_address(Path::new("/run/user/1000/bus")),
+            "unix:path=/run/user/1000/bus"
+        );
+        let a = unix_path_address(Path::new("/tmp/a,b;c=d e"));
+        assert_eq!(a, "unix:path=/tmp/a%2cb%3bc%3dd%20e");
+        assert_eq!(
+            crate::dbus::parse_address(&a).unwrap(),
+            vec![crate::dbus::SocketTarget::Path("/tmp/a,b;c=d e".into())]
+        );
+    }
 
     #[test]
     fn session_rules_follow_flatpak() {
