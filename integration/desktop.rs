@@ -1071,3 +1071,97 @@ fn system_bus_filtered_and_unfiltered() {
     }
     assert!(session.proxies().is_empty());
 }
+
+/// `xauth -f FILE ARGS...` from the host, as root.
+fn xauth(file: &Path, args: &[&str]) {
+    let out = output_with_timeout(
+        Command::new("xauth")
+            .arg("-n")
+            .arg("-f")
+            .arg(file)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin"),
+        None,
+        Duration::from_secs(20),
+    );
+    out.assert_ok();
+}
+
+/// Xwayland started with `-auth` needs a cookie. The session's Xauthority
+/// holds, before this display's own entry, entries for the same display
+/// number on another host (a local name and a TCP address) and one for
+/// another display: the container's filtered copy holds only this host's
+/// entry for its display, XAUTHORITY names it, and xdpyinfo works with it
+/// and fails without it.
+#[test]
+fn x11_with_a_filtered_xauthority() {
+    let mut session = Session::new();
+    session.weston();
+    let display = Session::x_display(1);
+    let cookie = "0123456789abcdef0123456789abcdef";
+    let other_host = "fedcba9876543210fedcba9876543210";
+    let tcp = "00112233445566778899aabbccddeeff";
+    let other_display = "ffeeddccbbaa99887766554433221100";
+    // The server knows only its own cookie.
+    let server_auth = session.dir.join("server-xauth");
+    xauth(&server_auth, &["add", &format!(":{display}"), ".", cookie]);
+    let (display, x11_dir) = session.xwayland(1, Some(&server_auth));
+    let user_auth = session.dir.join("user-xauth");
+    xauth(
+        &user_auth,
+        &["add", &format!("otherhost/unix:{display}"), ".", other_host],
+    );
+    xauth(
+        &user_auth,
+        &["add", &format!("192.0.2.7:{display}"), ".", tcp],
+    );
+    xauth(
+        &user_auth,
+        &["add", &format!(":{}", display + 1), ".", other_display],
+    );
+    xauth(&user_auth, &["add", &format!(":{display}"), ".", cookie]);
+    chown(&user_auth, Some(UID), Some(UID)).expect("chown");
+
+    let script = format!(
+        "echo XAUTHORITY=$XAUTHORITY; xauth -n -i -f \"$XAUTHORITY\" list; \
+         xdpyinfo -display :{display} | grep -q 'vendor string' && echo x11-ok"
+    );
+    let annotations = json!({
+        "run.nook.x11": format!(":{display}"),
+        "run.nook.host-x11-dir": x11_dir,
+        "run.nook.x11.xauthority": user_auth,
+    });
+    let rt = runtime();
+    let bundle = desktop_bundle(&session, &script, annotations);
+    let out = run(&rt, "desk-xauth", &bundle);
+    out.assert_ok();
+    assert!(
+        out.stdout
+            .contains("XAUTHORITY=/run/user/1000/Xauthority\n"),
+        "{out}"
+    );
+    let entries: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("MIT-MAGIC-COOKIE-1"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{out}");
+    assert!(entries[0].ends_with(cookie), "{out}");
+    assert!(entries[0].contains(&format!(":{display}")), "{out}");
+    assert!(out.stdout.contains("x11-ok"), "{out}");
+
+    // The same socket without the Xauthority: the server refuses.
+    let bundle = desktop_bundle(
+        &session,
+        &script,
+        json!({
+            "run.nook.x11": format!(":{display}"),
+            "run.nook.host-x11-dir": x11_dir,
+        }),
+    );
+    let out = run(&rt, "desk-noxauth", &bundle);
+    assert!(out.stdout.contains("XAUTHORITY=\n"), "{out}");
+    assert!(!out.stdout.contains("x11-ok"), "{out}");
+    assert!(out.stderr.contains("unable to open display"), "{out}");
+}

@@ -1,7 +1,7 @@
 //! `run.nook.x11=:N`: the X server's one socket file in a private
 //! /tmp/.X11-unix (a tmpfs, mode 1777), DISPLAY=:N, and, with
-//! `run.nook.x11.xauthority=FILE`, an Xauthority holding only display N's
-//! entries (rewritten for any host name, as Flatpak does) at
+//! `run.nook.x11.xauthority=FILE`, an Xauthority holding only this host's
+//! entries for display N (rewritten for any host name, as Flatpak does) at
 //! $XDG_RUNTIME_DIR/Xauthority with XAUTHORITY set.
 //!
 //! Refused when the container shares the host's network namespace: the X
@@ -112,12 +112,20 @@ pub fn write_xauthority(entries: &[XauthEntry]) -> Vec<u8> {
     out
 }
 
-/// Only display `display`'s entries, for any host.
-pub fn filter_entries(entries: Vec<XauthEntry>, display: u32) -> Vec<XauthEntry> {
+/// FamilyLocal: a Unix-socket server on the host named by the address.
+const FAMILY_LOCAL: u16 = 256;
+
+/// Only this host's entries for display `display`, rewritten for any host
+/// name (the container has its own). Entries of other hosts (another
+/// FamilyLocal name, a TCP address) are credentials for other servers that
+/// happen to use the same display number: they are not the container's,
+/// and libXau would pick the first of them.
+pub fn filter_entries(entries: Vec<XauthEntry>, display: u32, hostname: &[u8]) -> Vec<XauthEntry> {
     let number = display.to_string().into_bytes();
     entries
         .into_iter()
         .filter(|e| e.number == number)
+        .filter(|e| e.family == FAMILY_WILD || (e.family == FAMILY_LOCAL && e.address == hostname))
         .map(|e| XauthEntry {
             family: FAMILY_WILD,
             address: Vec::new(),
@@ -150,7 +158,14 @@ fn filter_xauthority(source: &Path, display: u32, setup: &mut Setup<'_>) -> Resu
         .with_context(|| format!("run.nook.x11.xauthority {}", source.display()))?;
     let entries = parse_xauthority(&bytes)
         .with_context(|| format!("run.nook.x11.xauthority {}", source.display()))?;
-    let kept = filter_entries(entries, display);
+    // The names libXau compares FamilyLocal entries with: nook runs in the
+    // host's UTS namespace, as the session's clients do.
+    let hostname = nix::unistd::gethostname().context("gethostname")?;
+    let kept = filter_entries(
+        entries,
+        display,
+        std::os::unix::ffi::OsStrExt::as_bytes(hostname.as_os_str()),
+    );
     let path = setup.state_root.join(format!(".xauth-{}", setup.short_id));
     {
         use std::io::Write;
@@ -178,31 +193,36 @@ fn filter_xauthority(source: &Path, display: u32, setup: &mut Setup<'_>) -> Resu
 mod tests {
     use super::*;
 
+    fn entry(family: u16, address: &[u8], number: &[u8], cookie: u8) -> XauthEntry {
+        XauthEntry {
+            family,
+            address: address.to_vec(),
+            number: number.to_vec(),
+            name: b"MIT-MAGIC-COOKIE-1".to_vec(),
+            data: vec![cookie; 16],
+        }
+    }
+
     #[test]
-    fn xauthority_keeps_only_the_display_and_any_host() {
+    fn xauthority_keeps_only_this_hosts_display_for_any_host() {
+        const FAMILY_INTERNET: u16 = 0;
         let entries = vec![
-            XauthEntry {
-                family: 256,
-                address: b"host".to_vec(),
-                number: b"99".to_vec(),
-                name: b"MIT-MAGIC-COOKIE-1".to_vec(),
-                data: vec![1; 16],
-            },
-            XauthEntry {
-                family: 256,
-                address: b"host".to_vec(),
-                number: b"0".to_vec(),
-                name: b"MIT-MAGIC-COOKIE-1".to_vec(),
-                data: vec![2; 16],
-            },
+            entry(FAMILY_LOCAL, b"otherhost", b"99", 3),
+            entry(FAMILY_INTERNET, &[192, 0, 2, 7], b"99", 4),
+            entry(FAMILY_LOCAL, b"host", b"99", 1),
+            entry(FAMILY_LOCAL, b"host", b"0", 2),
+            entry(FAMILY_WILD, b"", b"99", 5),
         ];
         let bytes = write_xauthority(&entries);
         let parsed = parse_xauthority(&bytes).unwrap();
         assert_eq!(parsed, entries);
-        let kept = filter_entries(parsed, 99);
-        assert_eq!(kept.len(), 1);
-        assert_eq!(kept[0].family, FAMILY_WILD);
+        let kept = filter_entries(parsed, 99, b"host");
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        assert!(kept
+            .iter()
+            .all(|e| e.family == FAMILY_WILD && e.address.is_empty()));
         assert_eq!(kept[0].data, vec![1; 16]);
+        assert_eq!(kept[1].data, vec![5; 16]);
         assert!(parse_xauthority(&bytes[..bytes.len() - 1]).is_err());
     }
 }
