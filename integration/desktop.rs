@@ -1003,7 +1003,7 @@ fn system_call(name: &str) -> String {
 /// through its own DBUS_SYSTEM_BUS_ADDRESS: filtered, only the `talk` name
 /// answers; unfiltered, both do; either way the container sees the bus at
 /// the well-known path, and the proxy is gone after delete. A bus socket
-/// not owned by root is refused.
+/// not owned by root, or named through a symlink, is refused.
 #[test]
 fn system_bus_filtered_and_unfiltered() {
     let mut session = Session::new();
@@ -1060,14 +1060,23 @@ fn system_bus_filtered_and_unfiltered() {
     let _listener = std::os::unix::net::UnixListener::bind(&fake).expect("bind");
     chown(&fake, Some(UID), Some(UID)).expect("chown");
     let fake_address = format!("unix:path={}", fake.display());
+    // A symlink to the real bus: refused, host paths are never followed.
+    let link = session.dir.join("sys/link_socket");
+    std::os::unix::fs::symlink(session.dir.join("sys/system_bus_socket"), &link).expect("symlink");
+    let link_address = format!("unix:path={}", link.display());
     for mode in ["filtered", "unfiltered"] {
         let bundle = desktop_bundle(&session, "true", json!({"run.nook.dbus.system": mode}));
-        let out = run_with_system_bus(&rt, "desk-sys-fake", &bundle, &fake_address);
-        out.assert_fail();
-        assert!(
-            out.stderr.contains("run.nook.dbus.system") && out.stderr.contains("owned by uid 1000"),
-            "{mode}: {out}"
-        );
+        for (address, want) in [
+            (&fake_address, "owned by uid 1000"),
+            (&link_address, "symlink"),
+        ] {
+            let out = run_with_system_bus(&rt, "desk-sys-bad", &bundle, address);
+            out.assert_fail();
+            assert!(
+                out.stderr.contains("run.nook.dbus.system") && out.stderr.contains(want),
+                "{mode}: {out}"
+            );
+        }
     }
     assert!(session.proxies().is_empty());
 }
