@@ -238,6 +238,7 @@ impl Runtime {
         if !leaked.is_empty() {
             problems.push(format!("mounts left under --root: {leaked:?}"));
         }
+        problems.extend(host_devices_changed());
         problems
     }
 }
@@ -267,6 +268,35 @@ impl Drop for Runtime {
             panic!("{report}");
         }
     }
+}
+
+/// The host's own device nodes must never be changed by a container (a
+/// runtime that chowns a bind-mounted /dev/null in a user namespace changes
+/// the host's). Checked after every runtime guard, so the test that did it
+/// is the one that fails.
+fn host_devices_changed() -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    [
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+    ]
+    .iter()
+    .filter_map(|dev| {
+        let meta = std::fs::metadata(dev).ok()?;
+        let mode = meta.mode() & 0o7777;
+        (meta.uid() != 0 || meta.gid() != 0 || mode != 0o666).then(|| {
+            format!(
+                "host {dev} changed: owner {}:{} mode {mode:o}",
+                meta.uid(),
+                meta.gid()
+            )
+        })
+    })
+    .collect()
 }
 
 /// Poll `done` every 10 ms for up to `limit`; true once it holds.

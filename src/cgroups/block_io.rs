@@ -30,13 +30,19 @@ pub fn throttle_lists(block_io: &LinuxBlockIo) -> [(&'static str, &[LinuxThrottl
     ]
 }
 
+/// A weight as runc reads it: 0 means "not set" (Docker sends
+/// `"weight": 0` for every container that did not ask for one).
+pub fn set_weight(weight: Option<u16>) -> Option<u16> {
+    weight.filter(|w| *w != 0)
+}
+
 /// The first `blockIO` field that would write something, for messages
 /// (e.g. the controller is missing). None when nothing is set.
 pub fn first_set_field(block_io: &LinuxBlockIo) -> Option<&'static str> {
-    if block_io.weight().is_some() {
+    if set_weight(block_io.weight()).is_some() {
         return Some("weight");
     }
-    if block_io.leaf_weight().is_some() {
+    if set_weight(block_io.leaf_weight()).is_some() {
         return Some("leafWeight");
     }
     if block_io

@@ -8,7 +8,7 @@
 //! for a device that does not is refused by the kernel (EOPNOTSUPP).
 //! Throttles (`blkio.throttle.*`) work whatever the scheduler.
 
-use crate::cgroups::block_io::{device, throttle_lists};
+use crate::cgroups::block_io::{device, set_weight, throttle_lists};
 use crate::cgroups::fs;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxBlockIo;
@@ -45,8 +45,8 @@ fn no_weight_files(field: &str, dir: &Path) -> anyhow::Error {
 
 /// Apply every `linux.resources.blockIO` field to the blkio cgroup `dir`.
 pub fn apply_block_io(dir: &Path, block_io: &LinuxBlockIo) -> Result<()> {
-    apply_block_io_weight(dir, block_io.weight())?;
-    apply_block_io_leaf_weight(dir, block_io.leaf_weight())?;
+    apply_block_io_weight(dir, set_weight(block_io.weight()))?;
+    apply_block_io_leaf_weight(dir, set_weight(block_io.leaf_weight()))?;
     apply_block_io_weight_device(dir, block_io)?;
     apply_block_io_throttles(dir, block_io)
 }
@@ -92,12 +92,12 @@ fn apply_block_io_weight_device(dir: &Path, block_io: &LinuxBlockIo) -> Result<(
     for (i, entry) in entries.iter().enumerate() {
         let field = format!("linux.resources.blockIO.weightDevice[{i}]");
         let dev = device(&field, entry.major(), entry.minor())?;
-        if let Some(weight) = entry.weight() {
+        if let Some(weight) = set_weight(entry.weight()) {
             let field = format!("{field}.weight");
             let files = weight_files(dir).ok_or_else(|| no_weight_files(&field, dir))?;
             write_weight_device(dir, files.weight_device, &dev, weight, &field)?;
         }
-        if let Some(leaf_weight) = entry.leaf_weight() {
+        if let Some(leaf_weight) = set_weight(entry.leaf_weight()) {
             write_leaf(
                 dir,
                 "blkio.leaf_weight_device",
@@ -268,5 +268,14 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("throttleReadBpsDevice[1]"), "{err}");
+    }
+
+    #[test]
+    fn weight_zero_means_unset_as_docker_sends_it() {
+        // No weight file at all: a set weight would be an error; 0 writes nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let bio: LinuxBlockIo = serde_json::from_str(r#"{"weight": 0, "leafWeight": 0}"#).unwrap();
+        apply_block_io(dir.path(), &bio).unwrap();
+        assert_eq!(crate::cgroups::block_io::first_set_field(&bio), None);
     }
 }

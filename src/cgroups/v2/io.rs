@@ -12,7 +12,7 @@
 //!   per device. A rate of 0 means "no limit" on v1; io.max refuses 0
 //!   (ERANGE), so 0 is written as "max" (runc 1.1 writes 0 and fails).
 
-use crate::cgroups::block_io::{device, throttle_lists};
+use crate::cgroups::block_io::{device, set_weight, throttle_lists};
 use crate::cgroups::fs;
 use crate::logging;
 use anyhow::{bail, Context, Result};
@@ -68,7 +68,7 @@ impl WeightFile {
 
 /// Apply every `linux.resources.blockIO` field to the v2 cgroup `dir`.
 pub fn apply_block_io(dir: &Path, block_io: &LinuxBlockIo) -> Result<()> {
-    apply_block_io_weight(dir, block_io.weight())?;
+    apply_block_io_weight(dir, set_weight(block_io.weight()))?;
     warn_block_io_leaf_weight(block_io);
     apply_block_io_weight_device(dir, block_io)?;
     apply_block_io_throttles(dir, block_io)
@@ -93,8 +93,8 @@ fn warn_block_io_leaf_weight(block_io: &LinuxBlockIo) {
         .as_deref()
         .unwrap_or(&[])
         .iter()
-        .any(|d| d.leaf_weight().is_some());
-    if block_io.leaf_weight().is_some() || per_device {
+        .any(|d| set_weight(d.leaf_weight()).is_some());
+    if set_weight(block_io.leaf_weight()).is_some() || per_device {
         logging::warn("linux.resources.blockIO.leafWeight: cgroup v2 has no leaf weights; ignored");
     }
 }
@@ -103,7 +103,7 @@ fn warn_block_io_leaf_weight(block_io: &LinuxBlockIo) {
 fn apply_block_io_weight_device(dir: &Path, block_io: &LinuxBlockIo) -> Result<()> {
     let entries = block_io.weight_device().as_deref().unwrap_or(&[]);
     for (i, entry) in entries.iter().enumerate() {
-        let Some(weight) = entry.weight() else {
+        let Some(weight) = set_weight(entry.weight()) else {
             continue;
         };
         let field = format!("linux.resources.blockIO.weightDevice[{i}].weight");
