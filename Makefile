@@ -41,7 +41,7 @@ demo: deps release
 	$(RELEASE_NOOK) --root $(DEMO_DIR)/state run --bundle $(DEMO_DIR) nook-demo-$$$$
 
 # Lint, then every test target: unit tests, integration tests (they run the
-# built binary as root on real bundles) and the podman smoke test.
+# built binary as root on real bundles) and the engine matrices.
 test: lint man
 	$(CARGO) build --all-targets
 	conformance/ci-check.sh target/debug/nook

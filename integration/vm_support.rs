@@ -1,7 +1,6 @@
-//! Support shared by the VM test targets (systemd_vm.rs): running a command
-//! with a time limit while echoing its output, and judging the
-//! "ok|not ok RUNTIME CHECK" lines a VM's test script prints.
-//! (Taken from cgroup2_vm.rs, which can switch to it.)
+//! Support shared by the VM test targets (cgroup2_vm.rs, systemd_vm.rs):
+//! running a command with a time limit while echoing its output, and
+//! judging the "ok|not ok RUNTIME CHECK" lines a VM's test script prints.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
