@@ -113,53 +113,58 @@ fn hook_pid(marker: &Path) -> i32 {
     pid
 }
 
-/// `create` is SIGKILLed while a createRuntime hook runs (the init exists and
-/// is in its cgroup). Meanwhile `state` says "creating"; afterwards the
-/// container is "stopped", and `delete` removes the cgroup and the state.
-#[test]
-fn delete_after_create_was_killed_half_way() {
-    let rt = Runtime::new();
+/// Start `create` of a container whose `hook_kind` hook blocks (after
+/// writing its pid), wait for the hook, run `while_blocked`, then SIGKILL
+/// the create and the hook. The container's cgroupsPath is "/<id>".
+fn kill_create_during_hook(rt: &Runtime, id: &str, hook_kind: &str, while_blocked: impl FnOnce()) {
     let dir = tempfile::tempdir().expect("temp dir");
     let marker = dir.path().join("hook.pid");
-    let id = unique_id("killed-create");
-    let cgroups_path = format!("/{id}");
     let mut bundle = Bundle::new(&["sleep", "300"]);
     bundle.edit_config(|c| {
-        c["linux"]["cgroupsPath"] = json!(cgroups_path);
-        c["hooks"] = json!({"createRuntime": [{
+        c["linux"]["cgroupsPath"] = json!(format!("/{id}"));
+        c["hooks"] = json!({hook_kind: [{
             "path": "/bin/sh",
             "args": ["sh", "-c", format!("echo $$ > {}; exec sleep 300", marker.display())],
         }]});
     });
-    rt.track(&id);
+    rt.track(id);
     let bundle_path = bundle.path().to_string_lossy().into_owned();
     let mut create = rt
-        .command(&["create", "--bundle", &bundle_path, &id])
+        .command(&["create", "--bundle", &bundle_path, id])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn create");
     let hook = hook_pid(&marker);
-    assert_eq!(rt.status(&id), "creating");
-
-    let memory_dir = Path::new("/sys/fs/cgroup/memory").join(&id);
-    let unified_dir = Path::new("/sys/fs/cgroup/unified").join(&id);
-    let cgroups: Vec<PathBuf> = [memory_dir, unified_dir]
-        .into_iter()
-        .filter(|d| d.exists())
-        .collect();
-    assert!(
-        !cgroups.is_empty(),
-        "create made the cgroup before the hook"
-    );
-
+    while_blocked();
     create.kill().expect("SIGKILL create");
     let _ = create.wait();
     // The hook outlives the runtime that ran it; it is ours to end.
     // SAFETY: kill(2) has no memory effects; `hook` is the hook we started.
     unsafe { libc::kill(hook, libc::SIGKILL) };
+}
 
+/// `create` is SIGKILLed while a createRuntime hook runs (the init exists and
+/// is in its cgroup). Meanwhile `state` says "creating"; afterwards the
+/// container is "stopped", and `delete` removes the cgroup and the state.
+#[test]
+fn delete_after_create_was_killed_half_way() {
+    let rt = Runtime::new();
+    let id = unique_id("killed-create");
+    let mut cgroups: Vec<PathBuf> = Vec::new();
+    kill_create_during_hook(&rt, &id, "createRuntime", || {
+        assert_eq!(rt.status(&id), "creating");
+        cgroups = ["memory", "unified"]
+            .iter()
+            .map(|h| Path::new("/sys/fs/cgroup").join(h).join(&id))
+            .filter(|d| d.exists())
+            .collect();
+        assert!(
+            !cgroups.is_empty(),
+            "create made the cgroup before the hook"
+        );
+    });
     assert_eq!(rt.status(&id), "stopped");
     rt.delete(&id).assert_ok();
     assert_eq!(existing(&cgroups), Vec::<&PathBuf>::new(), "cgroups left");
@@ -172,31 +177,8 @@ fn delete_after_create_was_killed_half_way() {
 #[test]
 fn delete_force_after_create_was_killed() {
     let rt = Runtime::new();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let marker = dir.path().join("hook.pid");
     let id = unique_id("killed-create-force");
-    let mut bundle = Bundle::new(&["sleep", "300"]);
-    bundle.edit_config(|c| {
-        c["linux"]["cgroupsPath"] = json!(format!("/{id}"));
-        c["hooks"] = json!({"prestart": [{
-            "path": "/bin/sh",
-            "args": ["sh", "-c", format!("echo $$ > {}; exec sleep 300", marker.display())],
-        }]});
-    });
-    rt.track(&id);
-    let bundle_path = bundle.path().to_string_lossy().into_owned();
-    let mut create = rt
-        .command(&["create", "--bundle", &bundle_path, &id])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn create");
-    let hook = hook_pid(&marker);
-    create.kill().expect("SIGKILL create");
-    let _ = create.wait();
-    // SAFETY: as above.
-    unsafe { libc::kill(hook, libc::SIGKILL) };
+    kill_create_during_hook(&rt, &id, "prestart", || {});
 
     let leftover = common::procfs::cgroup_dirs_named(&id);
     rt.delete_force(&id).assert_ok();
