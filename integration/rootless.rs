@@ -7,16 +7,32 @@
 //! user and removes it (with its home) at the end.
 
 mod common;
+mod engines;
+#[path = "rootless/podman.rs"]
+mod podman;
 #[path = "rootless/user.rs"]
 mod user;
 
 use common::command::Output;
 use common::rootfs::shared_rootfs;
+use engines::cells::docker_like_cells;
+use engines::cli::{Cli, Kind, IMAGE};
+use engines::matrix::{run_matrix, runtimes, Cell, Runtime};
+use podman::RootlessPodman;
 use serde_json::{json, Value};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use user::TestUser;
+
+/// One test at a time: the podman test becomes the subreaper of conmon and
+/// ends orphans it finds among its children, which must not be another
+/// test's commands.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn nook() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_nook"))
@@ -89,6 +105,7 @@ fn stderr(out: &Output) -> String {
 /// from the host, /sys is bound read-only (no network namespace of its own).
 #[test]
 fn rootless_run_maps_the_own_uid_and_binds_devices() {
+    let _serial = serial();
     let user = TestUser::ensure("nook-rl-run");
     let bundle = UserBundle::new(&user, "run");
     bundle.set_args(&[
@@ -124,6 +141,7 @@ fn rootless_run_maps_the_own_uid_and_binds_devices() {
 /// class/net lists only that namespace's lo.
 #[test]
 fn rootless_sysfs_is_bound_without_a_network_namespace() {
+    let _serial = serial();
     let user = TestUser::ensure("nook-rl-sysfs");
     let bundle = UserBundle::new(&user, "sysfs");
     let script = "ls /sys/class/net; touch /sys/x 2>/dev/null && echo writable || echo read-only";
@@ -161,6 +179,7 @@ fn rootless_sysfs_is_bound_without_a_network_namespace() {
 /// with a message naming the field, the helper and the file.
 #[test]
 fn rootless_ranges_go_through_newuidmap() {
+    let _serial = serial();
     let user = TestUser::ensure("nook-rl-ranges");
     let bundle = UserBundle::new(&user, "ranges");
     bundle.set_args(&["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map"]);
@@ -204,6 +223,7 @@ fn rootless_ranges_go_through_newuidmap() {
 /// `kill --all`, `pause` and `update` fail and say why.
 #[test]
 fn rootless_lifecycle_commands() {
+    let _serial = serial();
     let user = TestUser::ensure("nook-rl-life");
     let bundle = UserBundle::new(&user, "life");
     bundle.set_args(&["sleep", "1000"]);
@@ -246,4 +266,43 @@ fn rootless_lifecycle_commands() {
     assert!(stopped, "the container did not stop");
     nook_as(&user, &bundle, &["delete", id]).assert_ok();
     assert!(!state_dir.exists());
+}
+
+/// `--userns=keep-id`: the user's own uid inside, mapped by podman through
+/// a user namespace in the config (nook writes its maps as root of
+/// podman's namespace).
+fn keep_id(cli: &Cli, rt: &Runtime) {
+    let want = std::env::var("NOOK_ROOTLESS_UID").expect("uid of the test user");
+    let out = cli.run_rm_ok(rt, &["--userns=keep-id", IMAGE, "id", "-u"]);
+    assert_eq!(out.trim(), want, "id -u inside");
+}
+
+/// Rootless podman 4.3 with runc and nook side by side: the everyday cells
+/// of the root matrix (engines/cells.rs: run --rm with output, -it through
+/// a pty, exec, stop, kill, ...) plus `--userns=keep-id`. Cells that need
+/// privilege fail with runc too; the test fails only where runc passes and
+/// nook does not.
+#[test]
+fn rootless_podman_matrix() {
+    let _serial = serial();
+    let user = TestUser::ensure("nook-rl-podman");
+    // The keep-id cell is a plain fn: it reads the uid from here.
+    std::env::set_var("NOOK_ROOTLESS_UID", user.uid.to_string());
+    let runtimes = runtimes();
+    let podman = RootlessPodman::new(&user, &runtimes);
+    let mut cells = docker_like_cells(Kind::Podman);
+    cells.insert(
+        1,
+        Cell {
+            name: "--userns=keep-id",
+            run: keep_id,
+        },
+    );
+    let matrix = run_matrix("rootless podman", &podman.cli, &runtimes, &cells, |cli| {
+        cli.remove_all_containers()
+    });
+    matrix.print();
+    drop(podman);
+    drop(user);
+    matrix.check();
 }
