@@ -23,6 +23,10 @@ use nix::unistd::Pid;
 
 /// Every check the script in the VM reports, for each runtime.
 const CHECKS: &[&str] = &[
+    // test_rootless_delegation: an unprivileged user in a delegated subtree.
+    "rootless-delegated-create",
+    "rootless-delegated-pids.max",
+    "rootless-delegated-delete",
     "create",
     "cgroup-created",
     "memory.max",
