@@ -25,6 +25,10 @@ use vm_support::{problems, run_with_limit};
 
 /// Every check the script in the VM reports, for each runtime.
 const CHECKS: &[&str] = &[
+    // test_rootless_delegation: an unprivileged user in a delegated subtree.
+    "rootless-delegated-create",
+    "rootless-delegated-pids.max",
+    "rootless-delegated-delete",
     "create",
     "cgroup-created",
     "memory.max",

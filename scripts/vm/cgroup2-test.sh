@@ -469,6 +469,72 @@ test_devices() { # RUNTIME
     rmdir "$CG/nook-vm-test" 2>/dev/null
 }
 
+# Rootless in a delegated cgroup v2 subtree (as systemd --user would
+# delegate one): root creates /nook-rl-test with pids enabled for its
+# children and chowns it (cgroup.procs, cgroup.subtree_control,
+# cgroup.threads) to an unprivileged user, uid 1000. A shell moves itself
+# into the leaf /nook-rl-test/shell and becomes that user; as that user,
+# RUNTIME creates a rootless container (a single mapping of the own uid)
+# with cgroupsPath /nook-rl-test/c1 and pids limit 20: the cgroup must exist
+# with pids.max 20, and `delete --force` must remove it.
+test_rootless_delegation() { # RUNTIME
+    rt=$1
+    top=$CG/nook-rl-test
+    home=/tmp/nook-rl
+    grep -q '^nookrl:' /etc/passwd 2>/dev/null || {
+        mkdir -p /etc
+        echo "nookrl:x:1000:1000:nookrl:$home:/bin/sh" >>/etc/passwd
+        echo "nookrl:x:1000:" >>/etc/group
+    }
+    mkdir -p "$home/run" "$home/bundle" "$top/shell"
+    chown -R 1000:1000 "$home"
+    chmod 700 "$home/run"
+    echo +pids >"$CG/cgroup.subtree_control"
+    chown 1000:1000 "$top" "$top/cgroup.procs" "$top/cgroup.subtree_control" \
+        "$top/cgroup.threads" "$top/shell" "$top/shell/cgroup.procs"
+    cat >"$home/bundle/config.json" <<EOF
+{
+  "ociVersion": "1.0.2",
+  "process": {
+    "terminal": false, "user": { "uid": 0, "gid": 0 },
+    "args": ["sleep", "30"], "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "cwd": "/"
+  },
+  "root": { "path": "/rootfs" },
+  "mounts": [
+    { "destination": "/proc", "type": "proc", "source": "proc" },
+    { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"] }
+  ],
+  "linux": {
+    "cgroupsPath": "/nook-rl-test/c1",
+    "resources": { "pids": { "limit": 20 } },
+    "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }],
+    "gidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }],
+    "namespaces": [ { "type": "pid" }, { "type": "ipc" }, { "type": "uts" },
+                    { "type": "mount" }, { "type": "user" } ]
+  }
+}
+EOF
+    as_user="cd $home/bundle && HOME=$home XDG_RUNTIME_DIR=$home/run timeout $TIMEOUT $rt"
+    # The shell moves itself into the delegated leaf, then becomes the user.
+    if sh -c "echo \$\$ >$top/shell/cgroup.procs && exec su -s /bin/sh nookrl -c '$as_user create rl1'" \
+        </dev/null >/dev/null 2>"$home/create.err"; then
+        report ok "$rt" rootless-delegated-create
+    else
+        report not-ok "$rt" rootless-delegated-create "$(cat "$home/create.err")"
+    fi
+    check_eq "$rt" rootless-delegated-pids.max 20 "$(read_file "$top/c1/pids.max")"
+    sh -c "echo \$\$ >$top/shell/cgroup.procs && exec su -s /bin/sh nookrl -c '$as_user delete --force rl1'" \
+        </dev/null >/dev/null 2>&1
+    if [ -e "$top/c1" ]; then
+        report not-ok "$rt" rootless-delegated-delete "$top/c1 still there"
+        rmdir "$top/c1" 2>/dev/null
+    else
+        report ok "$rt" rootless-delegated-delete
+    fi
+    rmdir "$top/shell" "$top" 2>/dev/null
+    rm -rf "$home"
+}
+
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 echo "vm: $(uname -r), cgroup controllers: $(cat $CG/cgroup.controllers), up $(uptime_s) s"
@@ -479,6 +545,7 @@ for rt in nook runc; do
         test_runtime "$rt"
         test_resources_v2 "$rt"
         test_devices "$rt"
+        test_rootless_delegation "$rt"
         echo "vm: $rt checks took $(echo "$(uptime_s) $started" | awk '{ printf "%.1f", $1 - $2 }') s"
     else
         report not-ok "$rt" present "not in the initramfs"

@@ -105,7 +105,11 @@ pub fn manager_for_host(spec: &CgroupSpec, host: &HostPaths) -> Result<Box<dyn M
     }
     let path = CgroupPath::parse(spec.cgroups_path.as_deref(), &spec.container_id)?;
     Ok(match host::detect(host)? {
-        Layout::Unified(hierarchy) => Box::new(v2::V2Manager::new(&hierarchy, &path)),
+        Layout::Unified(hierarchy) => Box::new(v2::V2Manager::with_rootless(
+            &hierarchy,
+            &path,
+            spec.rootless,
+        )),
         Layout::Legacy(hierarchies) => {
             Box::new(v1::V1Manager::new(hierarchies, &path, spec.rootless))
         }

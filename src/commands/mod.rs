@@ -61,10 +61,12 @@ fn open_root(g: &GlobalOpts) -> Result<Root> {
     Root::open(g.root.as_deref())
 }
 
-/// --rootless: "true", "false" or "auto" (rootless when not root), as runc.
+/// --rootless: "true", "false" or "auto" (rootless when not root of the
+/// host: not uid 0, or uid 0 of a user namespace such as rootless Podman's),
+/// as runc.
 fn rootless(g: &GlobalOpts) -> Result<bool> {
     match g.rootless.as_deref() {
-        None | Some("auto") => Ok(!nix::unistd::geteuid().is_root()),
+        None | Some("auto") => Ok(!crate::linux::userns::is_host_root()),
         Some("true") => Ok(true),
         Some("false") => Ok(false),
         Some(other) => bail!("--rootless {other:?}: use true, false or auto"),

@@ -19,8 +19,15 @@ pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 
 /// The default --root: /run/nook for root, $XDG_RUNTIME_DIR/nook otherwise.
+/// As runc: root of a user namespace (rootless Podman runs its runtime as
+/// uid 0 of the user's namespace) counts as rootless unless USER is "root",
+/// since it cannot write /run.
 pub fn default_root() -> PathBuf {
-    if nix::unistd::geteuid().is_root() {
+    let euid_root = nix::unistd::geteuid().is_root();
+    let rootless_root = euid_root
+        && crate::linux::userns::running_in_user_namespace()
+        && std::env::var("USER").map_or(true, |u| u != "root");
+    if euid_root && !rootless_root {
         return PathBuf::from("/run/nook");
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {

@@ -39,12 +39,6 @@ pub struct InitContext<'a> {
 
 /// Run the init; never returns.
 pub fn run(ctx: InitContext) -> ! {
-    // Non-dumpable until the user program's execve resets it: a process in
-    // the container (sharing its pid namespace, or joined later) cannot
-    // ptrace the init or open its /proc/PID/{exe,mem,fd} while the runtime's
-    // code and open host files are in it (CVE-2016-9962, CVE-2019-5736).
-    // SAFETY: prctl(PR_SET_DUMPABLE) only changes a flag of this process.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let code = match setup(&ctx) {
         Ok(prepared) => {
             let err = after_ready(&ctx, prepared);
@@ -64,7 +58,17 @@ pub fn run(ctx: InitContext) -> ! {
 fn setup(ctx: &InitContext) -> Result<Prepared> {
     let spec = ctx.spec;
     let plan = ctx.plan;
+    // The parent writes our uid_map/gid_map before it sends Go. An
+    // unprivileged parent may do that only while this process is dumpable
+    // (a non-dumpable process's /proc/PID files belong to root), so the flag
+    // is cleared only now, before any namespace is joined.
     ctx.channel.expect(&Msg::Go)?;
+    // Non-dumpable until the user program's execve resets it: a process in
+    // the container (sharing its pid namespace, or joined later) cannot
+    // ptrace the init or open its /proc/PID/{exe,mem,fd} while the runtime's
+    // code and open host files are in it (CVE-2016-9962, CVE-2019-5736).
+    // SAFETY: prctl(PR_SET_DUMPABLE) only changes a flag of this process.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 
     namespaces::join_all(&plan.joins)?;
     if plan.unshare_user {

@@ -1,7 +1,7 @@
 //! `kill`: signal names (TERM, SIGTERM, term), numbers, and delivery to the
 //! init or, with --all, to every process in the container's cgroup.
 use crate::container::{Container, Status};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 /// Parse a signal as runc does: a number, or a name with or without "SIG",
 /// in any case; RTMIN+N / RTMAX-N too.
@@ -76,6 +76,9 @@ pub fn send_signal(c: &Container, sig: i32, all: bool) -> Result<()> {
 
 fn signal_every_process(c: &Container, sig: i32) -> Result<()> {
     let mgr = crate::cgroups::manager_for(&c.state.cgroup)?;
+    // Fails clearly when there is no cgroup to list (rootless on cgroup v1),
+    // before the freeze below warns about a missing freezer.
+    mgr.pids().context("kill --all")?;
     if let Err(e) = mgr.freeze(true) {
         // Still signal what we can, as runc does (e.g. no freezer hierarchy).
         crate::logging::warn(&format!("{e:#}"));

@@ -22,3 +22,4 @@ pub mod sysctl;
 pub mod time_offsets;
 pub mod tty;
 pub mod user;
+pub mod userns;

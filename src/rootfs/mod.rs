@@ -100,6 +100,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<()> {
         root: &root,
         mount_label,
         cgroupns,
+        in_user_namespace: opts.in_user_namespace,
     };
     for entry in &entries {
         mount::mount_entry(&ctx, entry)?;

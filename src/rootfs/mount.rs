@@ -15,6 +15,8 @@ pub struct MountContext<'a> {
     pub mount_label: Option<&'a str>,
     /// The container has its own cgroup namespace (affects `type: cgroup`).
     pub cgroupns: bool,
+    /// The container has a new user namespace (affects `type: sysfs`).
+    pub in_user_namespace: bool,
 }
 
 /// Mount `entry` at its destination inside the root.
@@ -22,11 +24,40 @@ pub fn mount_entry(ctx: &MountContext<'_>, entry: &MountEntry) -> Result<()> {
     let result = match &entry.kind {
         MountKind::Bind { source } => bind::mount_bind(ctx, entry, source),
         MountKind::Cgroup => cgroup_mount::mount_cgroup(ctx, entry),
+        MountKind::Filesystem { fstype, source } if fstype == "sysfs" => {
+            mount_sysfs(ctx, entry, source)
+        }
         MountKind::Filesystem { fstype, source } => {
             filesystem::mount_filesystem(ctx, entry, fstype, source)
         }
     };
     result.with_context(|| format!("{} of type {:?}", entry.describe(), entry.fstype()))
+}
+
+/// A `type: sysfs` entry. The kernel lets only a process with CAP_SYS_ADMIN
+/// over the user namespace that owns the current network namespace mount
+/// sysfs: in a new user namespace without a network namespace of its own
+/// (rootless, or podman's `--network host`) the mount fails with EPERM. Then,
+/// as newer runc does, the host's /sys is bind-mounted recursively instead,
+/// with the entry's other options (such as `ro`).
+fn mount_sysfs(ctx: &MountContext<'_>, entry: &MountEntry, source: &str) -> Result<()> {
+    match filesystem::mount_filesystem(ctx, entry, "sysfs", source) {
+        Err(e) if ctx.in_user_namespace => {
+            crate::logging::debug(&format!(
+                "{}: {e:#}; binding the host's /sys instead",
+                entry.describe()
+            ));
+            let mut bind_entry = entry.clone();
+            bind_entry.kind = MountKind::Bind {
+                source: "/sys".into(),
+            };
+            bind_entry.options.flags |= libc::MS_BIND | libc::MS_REC;
+            bind::mount_bind(ctx, &bind_entry, Path::new("/sys")).with_context(|| {
+                format!("sysfs could not be mounted in this user namespace ({e:#}), and binding the host's /sys failed too")
+            })
+        }
+        result => result,
+    }
 }
 
 /// The propagation options of `mounts[i].options` (`rprivate`, `shared`, ...),

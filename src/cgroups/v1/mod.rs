@@ -79,7 +79,9 @@ impl V1Manager {
         if !dir.path.is_dir() {
             if self.rootless {
                 bail!(
-                    "{field}: cannot set: the container could not join or create the {controller} cgroup (rootless)"
+                    "{field}: the container has no {controller} cgroup: it runs rootless on cgroup v1, where an unprivileged user (uid {}) cannot create cgroups unless {} is delegated to it (chown by root)",
+                    nix::unistd::geteuid(),
+                    dir.hierarchy.mount_point.display()
                 );
             }
             bail!("{field}: cgroup {} does not exist", dir.path.display());
@@ -130,6 +132,10 @@ impl Manager for V1Manager {
                 Some(s) => super::sub::join_sub(&dir.path, s)?,
                 None => dir.path.clone(),
             };
+            // Rootless: hierarchies the container never joined are skipped.
+            if self.rootless && !path.is_dir() {
+                continue;
+            }
             if let Err(e) = fs::write(&path, "cgroup.procs", &pid.to_string()) {
                 // Rootless: hierarchies that were not delegated are skipped, as in `apply`.
                 if self.rootless && fs::is_permission_error(&e) {
@@ -226,6 +232,12 @@ impl Manager for V1Manager {
             .or_else(|| self.dirs.iter().find(joined));
         match dir {
             Some(dir) => fs::pids_recursive(&dir.path),
+            // Without a cgroup the processes cannot be told apart from the
+            // user's others: say why rather than report none.
+            None if self.rootless => bail!(
+                "the container's processes cannot be listed: it runs rootless on cgroup v1 and has no cgroup (an unprivileged user, uid {}, cannot create v1 cgroups that were not delegated to it)",
+                nix::unistd::geteuid()
+            ),
             None => Ok(Vec::new()),
         }
     }
@@ -254,7 +266,16 @@ impl Manager for V1Manager {
         // Try every hierarchy even if one fails, so as little as possible is left.
         let mut first_error = None;
         for dir in &self.dirs {
+            // Rootless: hierarchies that were never joined have nothing to
+            // remove, and rmdir there fails with EACCES before ENOENT.
+            if self.rootless && !dir.path.is_dir() {
+                continue;
+            }
             if let Err(e) = fs::remove_tree(&dir.path) {
+                // Rootless: a directory we may not remove is not one we made.
+                if self.rootless && fs::is_permission_error(&e) {
+                    continue;
+                }
                 first_error.get_or_insert(e);
             }
         }

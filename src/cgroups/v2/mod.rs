@@ -35,11 +35,20 @@ pub struct V2Manager {
     path: PathBuf,
     /// Where the host lists its huge page sizes (tests use a fake one).
     hugepages_dir: PathBuf,
+    /// Unprivileged: the cgroup is used when the user was delegated a
+    /// subtree (chown by root) and skipped when not, as runc does.
+    rootless: bool,
 }
 
 impl V2Manager {
     pub fn new(hierarchy: &Hierarchy, path: &CgroupPath) -> Self {
+        Self::with_rootless(hierarchy, path, false)
+    }
+
+    /// `new` for a rootless container (see `rootless`).
+    pub fn with_rootless(hierarchy: &Hierarchy, path: &CgroupPath, rootless: bool) -> Self {
         V2Manager {
+            rootless,
             root: hierarchy.mount_point.clone(),
             // runc uses the parent of its own cgroup for relative paths on v2.
             path: path.dir_in(hierarchy, true),
@@ -56,7 +65,12 @@ impl V2Manager {
         };
         let mut level = self.root.clone();
         for component in relative.components() {
-            enable_all_controllers_in(&level)?;
+            match enable_all_controllers_in(&level) {
+                // Rootless: levels above the delegated subtree belong to
+                // root; what they enable is what the user gets.
+                Err(e) if self.rootless && fs::is_permission_error(&e) => {}
+                other => other?,
+            }
             level.push(component);
         }
         Ok(())
@@ -64,10 +78,44 @@ impl V2Manager {
 
     fn existing_path(&self) -> Result<&Path> {
         if !self.path.is_dir() {
+            if self.rootless {
+                bail!("{}", self.no_rootless_cgroup());
+            }
             bail!("cgroup {} does not exist", self.path.display());
         }
         Ok(&self.path)
     }
+
+    /// Why a rootless container has no cgroup (apply skipped it).
+    fn no_rootless_cgroup(&self) -> String {
+        format!(
+            "the container has no cgroup: it runs rootless and uid {} may not create {} (delegate a cgroup v2 subtree to the user: chown by root)",
+            nix::unistd::geteuid(),
+            self.path.display()
+        )
+    }
+}
+
+/// The first `linux.resources` field that needs the container's own cgroup
+/// (devices are not one: rootless cannot load a device filter anyway).
+fn first_limit_field(r: &LinuxResources) -> Option<&'static str> {
+    [
+        (r.memory().is_some(), "linux.resources.memory"),
+        (r.cpu().is_some(), "linux.resources.cpu"),
+        (r.pids().is_some(), "linux.resources.pids"),
+        (r.block_io().is_some(), "linux.resources.blockIO"),
+        (
+            r.hugepage_limits().as_ref().is_some_and(|l| !l.is_empty()),
+            "linux.resources.hugepageLimits",
+        ),
+        (r.rdma().is_some(), "linux.resources.rdma"),
+        (
+            r.unified().as_ref().is_some_and(|u| !u.is_empty()),
+            "linux.resources.unified",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(set, field)| set.then_some(field))
 }
 
 /// Write every controller of `dir/cgroup.controllers` to its
@@ -138,15 +186,28 @@ fn apply_unified(dir: &Path, unified: &HashMap<String, String>) -> Result<()> {
 
 impl Manager for V2Manager {
     fn apply(&self, pid: i32) -> Result<()> {
-        fs::create_levels(&self.root, &self.path, |_| Ok(()))?;
-        self.enable_controllers()?;
-        fs::write(&self.path, "cgroup.procs", &pid.to_string())
-            .with_context(|| format!("moving pid {pid} into its cgroup"))
+        let joined = fs::create_levels(&self.root, &self.path, |_| Ok(()))
+            .and_then(|()| self.enable_controllers())
+            .and_then(|()| fs::write(&self.path, "cgroup.procs", &pid.to_string()));
+        match joined {
+            // Rootless without a delegated subtree: no cgroup, as runc.
+            Err(e) if self.rootless && fs::is_permission_error(&e) => {
+                logging::debug(&format!("rootless: no cgroup: {e:#}"));
+                if self.path.is_dir() {
+                    // Made but not joinable (a parent we may not write):
+                    // remove it so the container really has none.
+                    let _ = fs::remove_tree(&self.path);
+                }
+                Ok(())
+            }
+            other => other.with_context(|| format!("moving pid {pid} into its cgroup")),
+        }
     }
 
     fn enter(&self, pid: i32, sub: &SubCgroups) -> Result<()> {
         let dir = match sub.for_unified()? {
             Some(s) => super::sub::join_sub(&self.path, s)?,
+            None if self.rootless && !self.path.is_dir() => return Ok(()),
             None => self.existing_path()?.to_path_buf(),
         };
         fs::write(&dir, "cgroup.procs", &pid.to_string())
@@ -154,6 +215,12 @@ impl Manager for V2Manager {
     }
 
     fn set(&self, resources: &LinuxResources) -> Result<()> {
+        if self.rootless && !self.path.is_dir() {
+            return match first_limit_field(resources) {
+                Some(field) => bail!("{field}: {}", self.no_rootless_cgroup()),
+                None => Ok(()),
+            };
+        }
         let dir = self.existing_path()?;
         if let Some(m) = resources.memory() {
             self.check_memory_before_update(m)?;
@@ -198,6 +265,12 @@ impl Manager for V2Manager {
     }
 
     fn pids(&self) -> Result<Vec<i32>> {
+        if self.rootless && !self.path.is_dir() {
+            bail!(
+                "the container's processes cannot be listed: {}",
+                self.no_rootless_cgroup()
+            );
+        }
         fs::pids_recursive(&self.path)
     }
 
@@ -217,7 +290,11 @@ impl Manager for V2Manager {
     }
 
     fn destroy(&self) -> Result<()> {
-        fs::remove_tree(&self.path)
+        match fs::remove_tree(&self.path) {
+            // Rootless: a directory we may not remove is not one we made.
+            Err(e) if self.rootless && fs::is_permission_error(&e) => Ok(()),
+            other => other,
+        }
     }
 
     fn paths(&self) -> Vec<PathBuf> {

@@ -67,14 +67,9 @@ fn is_on_cgroup2(dir: &Path) -> bool {
         .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
-/// Whether we run as root in the initial user namespace (whose uid_map is
-/// the identity map of every uid).
+/// Whether we run as root in the initial user namespace.
 fn privileged() -> bool {
-    let initial_user_namespace = match std::fs::read_to_string("/proc/self/uid_map") {
-        Ok(map) => map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"],
-        Err(_) => true,
-    };
-    initial_user_namespace && nix::unistd::Uid::effective().is_root()
+    crate::linux::userns::is_host_root()
 }
 
 #[cfg(test)]

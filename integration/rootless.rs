@@ -1,0 +1,308 @@
+//! Rootless nook: an ordinary user (created by the test, with ranges in
+//! /etc/subuid and /etc/subgid) runs `nook spec --rootless` and the
+//! lifecycle commands directly, and runs podman rootless with runc and nook
+//! side by side (`rootless_podman_matrix`, prints its table).
+//!
+//! `cargo test --test rootless -- --nocapture`. Each test creates its own
+//! user and removes it (with its home) at the end.
+
+mod common;
+mod engines;
+#[path = "rootless/podman.rs"]
+mod podman;
+#[path = "rootless/user.rs"]
+mod user;
+
+use common::command::Output;
+use common::rootfs::shared_rootfs;
+use engines::cells::docker_like_cells;
+use engines::cli::{Cli, Kind, IMAGE};
+use engines::matrix::{run_matrix, runtimes, Cell, Runtime};
+use podman::RootlessPodman;
+use serde_json::{json, Value};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use user::TestUser;
+
+/// One test at a time: the podman test becomes the subreaper of conmon and
+/// ends orphans it finds among its children, which must not be another
+/// test's commands.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn nook() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_nook"))
+}
+
+/// The host uses cgroup v1 controllers (this machine does): rootless
+/// containers have no cgroup there.
+fn host_is_cgroup_v1() -> bool {
+    !Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// A bundle in the user's home: `nook spec --rootless` run as the user, with
+/// a copy of the shared busybox rootfs; `edit` changes the config.
+struct UserBundle {
+    dir: PathBuf,
+}
+
+impl UserBundle {
+    fn new(user: &TestUser, label: &str) -> UserBundle {
+        let dir = user.private_dir(label);
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(shared_rootfs())
+            .arg(dir.join("rootfs"))
+            .status()
+            .expect("run cp");
+        assert!(status.success(), "copy the rootfs into {}", dir.display());
+        user.run(&dir, &nook(), &["spec", "--rootless"]).assert_ok();
+        UserBundle { dir }
+    }
+
+    fn config(&self) -> Value {
+        let text = fs::read_to_string(self.dir.join("config.json")).expect("read config.json");
+        serde_json::from_str(&text).expect("parse config.json")
+    }
+
+    fn edit(&self, edit: impl FnOnce(&mut Value)) {
+        let mut config = self.config();
+        edit(&mut config);
+        fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_vec_pretty(&config).expect("serialise config"),
+        )
+        .expect("write config.json");
+    }
+
+    fn set_args(&self, args: &[&str]) {
+        self.edit(|c| {
+            c["process"]["terminal"] = json!(false);
+            c["process"]["args"] = json!(args);
+        });
+    }
+}
+
+/// `nook ARGS` as `user` in the bundle directory.
+fn nook_as(user: &TestUser, bundle: &UserBundle, args: &[&str]) -> Output {
+    user.run(&bundle.dir, &nook(), args)
+}
+
+fn stdout(out: &Output) -> String {
+    out.stdout.clone()
+}
+
+fn stderr(out: &Output) -> String {
+    out.stderr.clone()
+}
+
+/// `nook spec --rootless` then `nook run`: uid 0 inside is the user's own
+/// uid outside (a single mapping nook writes itself), devices are bound
+/// from the host, /sys is bound read-only (no network namespace of its own).
+#[test]
+fn rootless_run_maps_the_own_uid_and_binds_devices() {
+    let _serial = serial();
+    let user = TestUser::ensure("nook-rl-run");
+    let bundle = UserBundle::new(&user, "run");
+    bundle.set_args(&[
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; \
+         ls -ln /dev/null; grep ' /sys ' /proc/self/mountinfo",
+    ]);
+    let out = nook_as(&user, &bundle, &["run", "rl-run"]);
+    out.assert_ok();
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "0", "{out}");
+    let own = |line: &str| -> Vec<String> { line.split_whitespace().map(String::from).collect() };
+    assert_eq!(own(lines[1]), ["0", &user.uid.to_string(), "1"], "{out}");
+    assert_eq!(own(lines[2]), ["0", &user.gid.to_string(), "1"], "{out}");
+    assert_eq!(lines[3], "deny", "{out}");
+    // A bound host node: owned by root outside, so "nobody" (65534) inside.
+    assert!(
+        lines[4].starts_with('c') && lines[4].contains("65534"),
+        "{out}"
+    );
+    let sys = lines[5];
+    assert!(sys.contains(" ro,") || sys.contains(" ro "), "{out}");
+    // The state went to $XDG_RUNTIME_DIR/nook and was removed by run.
+    assert!(user.runtime_dir.join("nook").is_dir(), "{out}");
+    assert!(!user.runtime_dir.join("nook/rl-run").exists());
+}
+
+/// A `type: sysfs` mount cannot be made in a user namespace without its own
+/// network namespace: nook binds the host's /sys instead (read-only as
+/// asked); with a new network namespace it mounts a fresh sysfs, whose
+/// class/net lists only that namespace's lo.
+#[test]
+fn rootless_sysfs_is_bound_without_a_network_namespace() {
+    let _serial = serial();
+    let user = TestUser::ensure("nook-rl-sysfs");
+    let bundle = UserBundle::new(&user, "sysfs");
+    let script = "ls /sys/class/net; touch /sys/x 2>/dev/null && echo writable || echo read-only";
+    bundle.set_args(&["sh", "-c", script]);
+    bundle.edit(|c| {
+        for m in c["mounts"].as_array_mut().expect("mounts") {
+            if m["destination"] == "/sys" {
+                *m = json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                            "options": ["nosuid", "noexec", "nodev", "ro"]});
+            }
+        }
+    });
+    let out = nook_as(&user, &bundle, &["run", "rl-sysfs-host"]);
+    out.assert_ok();
+    let host_nets = fs::read_dir("/sys/class/net")
+        .expect("read host class/net")
+        .count();
+    let text = stdout(&out);
+    assert_eq!(text.lines().count() - 1, host_nets, "host's /sys: {out}");
+    assert!(text.ends_with("read-only\n"), "{out}");
+
+    bundle.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(json!({"type": "network"}))
+    });
+    let out = nook_as(&user, &bundle, &["run", "rl-sysfs-net"]);
+    out.assert_ok();
+    assert_eq!(stdout(&out), "lo\nread-only\n", "{out}");
+}
+
+/// More than the own id: nook asks newuidmap/newgidmap for the ranges in
+/// /etc/subuid and /etc/subgid; a range the user does not own is refused
+/// with a message naming the field, the helper and the file.
+#[test]
+fn rootless_ranges_go_through_newuidmap() {
+    let _serial = serial();
+    let user = TestUser::ensure("nook-rl-ranges");
+    let bundle = UserBundle::new(&user, "ranges");
+    bundle.set_args(&["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map"]);
+    let ranges = |own: u32, start: u32| {
+        json!([{"containerID": 0, "hostID": own, "size": 1},
+               {"containerID": 1, "hostID": start, "size": 65536}])
+    };
+    let (uid, gid, start) = (user.uid, user.gid, user.subid_start);
+    bundle.edit(|c| {
+        c["linux"]["uidMappings"] = ranges(uid, start);
+        c["linux"]["gidMappings"] = ranges(gid, start);
+    });
+    let out = nook_as(&user, &bundle, &["run", "rl-ranges"]);
+    out.assert_ok();
+    let maps: Vec<Vec<String>> = stdout(&out)
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    let want = |own: u32| {
+        vec![
+            vec!["0".to_string(), own.to_string(), "1".into()],
+            vec!["1".to_string(), start.to_string(), "65536".into()],
+        ]
+    };
+    assert_eq!(maps[..2], want(uid)[..], "{out}");
+    assert_eq!(maps[2..], want(gid)[..], "{out}");
+
+    // A range that is not the user's.
+    bundle.edit(|c| c["linux"]["uidMappings"] = ranges(uid, 10_000));
+    let out = nook_as(&user, &bundle, &["run", "rl-ranges-bad"]);
+    out.assert_fail();
+    let err = stderr(&out);
+    for word in ["linux.uidMappings", "newuidmap", "/etc/subuid"] {
+        assert!(err.contains(word), "{word}: {out}");
+    }
+    assert!(!user.runtime_dir.join("nook/rl-ranges-bad").exists());
+}
+
+/// create/start/state/list/exec/kill/delete as the user, with the state
+/// under $XDG_RUNTIME_DIR/nook. On cgroup v1 the container has no cgroup:
+/// `kill --all`, `pause` and `update` fail and say why.
+#[test]
+fn rootless_lifecycle_commands() {
+    let _serial = serial();
+    let user = TestUser::ensure("nook-rl-life");
+    let bundle = UserBundle::new(&user, "life");
+    bundle.set_args(&["sleep", "1000"]);
+    let id = "rl-life";
+    let state_dir = user.runtime_dir.join("nook").join(id);
+
+    nook_as(&user, &bundle, &["create", id]).assert_ok();
+    assert!(state_dir.join("state.json").is_file());
+    let state: Value =
+        serde_json::from_str(&nook_as(&user, &bundle, &["state", id]).stdout).expect("state JSON");
+    assert_eq!(state["status"], "created");
+    nook_as(&user, &bundle, &["start", id]).assert_ok();
+    let list = nook_as(&user, &bundle, &["list", "--quiet"]);
+    assert!(stdout(&list).lines().any(|l| l == id), "{list}");
+    let exec = nook_as(&user, &bundle, &["exec", id, "id", "-u"]);
+    exec.assert_ok();
+    assert_eq!(stdout(&exec), "0\n");
+
+    if host_is_cgroup_v1() {
+        for args in [
+            vec!["kill", "--all", id, "KILL"],
+            vec!["pause", id],
+            vec!["update", "--pids-limit", "10", id],
+        ] {
+            let out = nook_as(&user, &bundle, &args);
+            out.assert_fail();
+            let err = stderr(&out);
+            assert!(
+                err.contains("rootless") && err.contains("cgroup v1"),
+                "{args:?} must say why: {out}"
+            );
+        }
+    }
+
+    nook_as(&user, &bundle, &["kill", id, "KILL"]).assert_ok();
+    let stopped = common::runtime::wait_until(std::time::Duration::from_secs(10), || {
+        let out = nook_as(&user, &bundle, &["state", id]);
+        stdout(&out).contains("\"stopped\"")
+    });
+    assert!(stopped, "the container did not stop");
+    nook_as(&user, &bundle, &["delete", id]).assert_ok();
+    assert!(!state_dir.exists());
+}
+
+/// `--userns=keep-id`: the user's own uid inside, mapped by podman through
+/// a user namespace in the config (nook writes its maps as root of
+/// podman's namespace).
+fn keep_id(cli: &Cli, rt: &Runtime) {
+    let want = std::env::var("NOOK_ROOTLESS_UID").expect("uid of the test user");
+    let out = cli.run_rm_ok(rt, &["--userns=keep-id", IMAGE, "id", "-u"]);
+    assert_eq!(out.trim(), want, "id -u inside");
+}
+
+/// Rootless podman 4.3 with runc and nook side by side: the everyday cells
+/// of the root matrix (engines/cells.rs: run --rm with output, -it through
+/// a pty, exec, stop, kill, ...) plus `--userns=keep-id`. Cells that need
+/// privilege fail with runc too; the test fails only where runc passes and
+/// nook does not.
+#[test]
+fn rootless_podman_matrix() {
+    let _serial = serial();
+    let user = TestUser::ensure("nook-rl-podman");
+    // The keep-id cell is a plain fn: it reads the uid from here.
+    std::env::set_var("NOOK_ROOTLESS_UID", user.uid.to_string());
+    let runtimes = runtimes();
+    let podman = RootlessPodman::new(&user, &runtimes);
+    let mut cells = docker_like_cells(Kind::Podman);
+    cells.insert(
+        1,
+        Cell {
+            name: "--userns=keep-id",
+            run: keep_id,
+        },
+    );
+    let matrix = run_matrix("rootless podman", &podman.cli, &runtimes, &cells, |cli| {
+        cli.remove_all_containers()
+    });
+    matrix.print();
+    drop(podman);
+    drop(user);
+    matrix.check();
+}
