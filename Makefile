@@ -14,10 +14,6 @@ TEST_ARGS ?=
 DEMO_DIR := build/demo
 RELEASE_NOOK := target/release/nook
 
-# The large stress run of issue 10 (not in CI; takes tens of minutes).
-stress-large:
-	STRESS_WORKERS=64 STRESS_LIFECYCLES=157 $(CARGO) test --test stress -- --ignored --nocapture
-
 .PHONY: stress-large all build release deps rootfs demo test lint man bench clean conformance-compare fuzz
 
 all: build
@@ -99,3 +95,7 @@ fuzz:
 clean:
 	$(CARGO) clean
 	rm -rf build
+
+# The large stress run of issue 10 (not in CI; takes tens of minutes).
+stress-large:
+	STRESS_WORKERS=64 STRESS_LIFECYCLES=157 $(CARGO) test --test stress -- --ignored --nocapture
