@@ -14,7 +14,9 @@
 
 mod common;
 
-use common::procfs::{cgroup_dirs_named, mounts_under, parse_mountinfo};
+use common::procfs::{
+    cgroup_dirs_named, live_processes_in_cgroups_matching, mounts_under, parse_mountinfo,
+};
 use common::{Bundle, Output, Runtime};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -237,28 +239,6 @@ fn lister(rt: &Runtime, tally: &Tally, done: &AtomicBool, lists: &AtomicUsize) {
     }
 }
 
-/// Pids whose cgroup path names one of the test's containers.
-fn processes_in_test_cgroups(prefix: &str) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| {
-            let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-            let line = cgroup.lines().find(|l| l.contains(prefix))?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // A zombie is dead: it only waits for its parent (the host's pid
-            // 1 once the runtime is gone) to reap it, which no runtime controls.
-            if !common::procfs::process_alive(pid) {
-                return None;
-            }
-            Some(format!("{pid} [{line}] {stat}"))
-        })
-        .collect()
-}
-
 fn run_stress(workers: usize, per_worker: usize) {
     let rt = Runtime::new().with_timeout(Duration::from_secs(120));
     let bundle = Bundle::new(&["sleep", "600"]);
@@ -325,12 +305,12 @@ fn run_stress(workers: usize, per_worker: usize) {
     if !mounts.is_empty() || !mounts_under(rt.root()).is_empty() {
         leaks.push(format!("mounts left: {mounts:?}"));
     }
-    let mut procs = processes_in_test_cgroups(&prefix);
+    let mut procs = live_processes_in_cgroups_matching(&prefix);
     // A SIGKILLed process may need a moment to exit.
     let deadline = Instant::now() + Duration::from_secs(5);
     while !procs.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
-        procs = processes_in_test_cgroups(&prefix);
+        procs = live_processes_in_cgroups_matching(&prefix);
     }
     if !procs.is_empty() {
         leaks.push(format!("processes left in the test's cgroups: {procs:?}"));

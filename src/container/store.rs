@@ -12,6 +12,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -85,7 +86,13 @@ impl Root {
     pub fn reserve(&self, id: &str) -> Result<(PathBuf, Flock<File>)> {
         validate_id(id)?;
         let dir = self.container_dir(id);
-        match fs::DirBuilder::new().mode(0o711).create(&dir) {
+        let mut made = fs::DirBuilder::new().mode(0o711).create(&dir);
+        if matches!(&made, Err(e) if e.kind() == ErrorKind::AlreadyExists)
+            && self.remove_if_abandoned(id)?
+        {
+            made = fs::DirBuilder::new().mode(0o711).create(&dir);
+        }
+        match made {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 bail!("container with id {id:?} already exists")
@@ -93,7 +100,35 @@ impl Root {
             Err(e) => bail!("cannot create {}: {e}", dir.display()),
         }
         let lock = lock_dir(&dir)?;
+        // Between mkdir and flock another command may have taken the empty
+        // directory for abandoned and removed (or replaced) it.
+        if !same_file(lock.as_fd(), &dir) {
+            bail!("container with id {id:?} already exists");
+        }
         Ok((dir, lock))
+    }
+
+    /// Remove `<root>/<id>` if it is what a `create` killed between making
+    /// the directory and writing the first state.json left: a directory with
+    /// no state.json whose lock nobody holds (nothing else of the container
+    /// exists yet). True if it was removed.
+    pub fn remove_if_abandoned(&self, id: &str) -> Result<bool> {
+        validate_id(id)?;
+        let dir = self.container_dir(id);
+        let Ok(f) = File::open(&dir) else {
+            return Ok(false);
+        };
+        let Ok(_lock) = Flock::lock(f, FlockArg::LockExclusiveNonblock) else {
+            return Ok(false);
+        };
+        if dir.join(STATE_FILE).exists() {
+            return Ok(false);
+        }
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+            Err(e) => bail!("cannot remove {}: {e}", dir.display()),
+        }
     }
 
     /// Load a container and hold its lock (for commands that change it).
@@ -144,6 +179,15 @@ impl Root {
     }
 }
 
+/// Whether the open `fd` is the file at `path` (same device and inode).
+fn same_file(fd: std::os::fd::BorrowedFd, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(open) = nix::sys::stat::fstat(fd) else {
+        return false;
+    };
+    fs::metadata(path).is_ok_and(|m| m.dev() == open.st_dev as u64 && m.ino() == open.st_ino as u64)
+}
+
 fn lock_dir(dir: &Path) -> Result<Flock<File>> {
     let f = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
     Flock::lock(f, FlockArg::LockExclusive)
@@ -187,6 +231,15 @@ impl Container {
             state,
             _lock: Some(lock),
         }
+    }
+
+    /// The descriptor holding the directory's lock, for a forked child to
+    /// close: an flock belongs to the open file, so a child that keeps a copy
+    /// keeps the lock held after this process dies (the container would then
+    /// look "creating" forever and every locking command would hang).
+    pub fn lock_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self._lock.as_ref().map(|l| l.as_raw_fd())
     }
 
     /// Release the lock early (`run` waits for the container without holding it).
