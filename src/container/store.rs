@@ -12,7 +12,6 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
-use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -102,7 +101,7 @@ impl Root {
         let lock = lock_dir(&dir)?;
         // Between mkdir and flock another command may have taken the empty
         // directory for abandoned and removed (or replaced) it.
-        if !same_file(lock.as_fd(), &dir) {
+        if !same_file(&lock, &dir) {
             bail!("container with id {id:?} already exists");
         }
         Ok((dir, lock))
@@ -179,13 +178,13 @@ impl Root {
     }
 }
 
-/// Whether the open `fd` is the file at `path` (same device and inode).
-fn same_file(fd: std::os::fd::BorrowedFd, path: &Path) -> bool {
+/// Whether the open file `open` is the file at `path` (same device and inode).
+fn same_file(open: &File, path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let Ok(open) = nix::sys::stat::fstat(fd) else {
-        return false;
-    };
-    fs::metadata(path).is_ok_and(|m| m.dev() == open.st_dev as u64 && m.ino() == open.st_ino as u64)
+    match (open.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 fn lock_dir(dir: &Path) -> Result<Flock<File>> {
