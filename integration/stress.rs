@@ -6,7 +6,7 @@
 //! always print whole JSON; afterwards nothing of the test's may be left in
 //! the root, the cgroup hierarchies, the mount table or the process table.
 //!
-//! Sized for CI by default (STRESS_WORKERS=8, STRESS_LIFECYCLES=150 per
+//! Sized for CI by default (STRESS_WORKERS=8, STRESS_LIFECYCLES=300 per
 //! worker). The large run of issue 10 is
 //!     STRESS_WORKERS=64 STRESS_LIFECYCLES=157 cargo test \
 //!         --test stress -- --ignored --nocapture
@@ -353,12 +353,12 @@ fn run_stress(workers: usize, per_worker: usize) {
     );
 }
 
-/// CI-sized: STRESS_WORKERS (8) x STRESS_LIFECYCLES (150) per worker.
+/// CI-sized: STRESS_WORKERS (8) x STRESS_LIFECYCLES (300) per worker.
 #[test]
 fn parallel_lifecycles_and_races() {
     run_stress(
         env_usize("STRESS_WORKERS", 8),
-        env_usize("STRESS_LIFECYCLES", 150),
+        env_usize("STRESS_LIFECYCLES", 300),
     );
 }
 
