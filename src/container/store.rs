@@ -332,3 +332,44 @@ impl Container {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root_in(dir: &Path) -> Root {
+        Root {
+            path: dir.to_path_buf(),
+        }
+    }
+
+    /// An empty directory nobody locks is what a create killed before its
+    /// first state.json left: removed, and the id can be reserved again.
+    #[test]
+    fn abandoned_empty_dir_is_removed_and_reservable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = root_in(tmp.path());
+        fs::create_dir(root.container_dir("c1")).unwrap();
+        assert!(root.remove_if_abandoned("c1").unwrap());
+        assert!(!root.container_dir("c1").exists());
+        fs::create_dir(root.container_dir("c1")).unwrap();
+        assert!(
+            root.reserve("c1").is_ok(),
+            "reserve takes over the leftover"
+        );
+    }
+
+    #[test]
+    fn dir_with_state_or_lock_is_not_abandoned() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = root_in(tmp.path());
+        let (_dir, lock) = root.reserve("busy").unwrap();
+        assert!(!root.remove_if_abandoned("busy").unwrap(), "a live create");
+        assert!(root.reserve("busy").is_err(), "the id is taken");
+        drop(lock);
+        fs::write(root.container_dir("busy").join(STATE_FILE), "{}").unwrap();
+        assert!(!root.remove_if_abandoned("busy").unwrap(), "has a state");
+        assert!(root.container_dir("busy").exists());
+        assert!(!root.remove_if_abandoned("missing").unwrap());
+    }
+}
