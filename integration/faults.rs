@@ -50,7 +50,15 @@ fn eventually(mut check: impl FnMut() -> bool) -> bool {
 /// `state` is honest: whole JSON, and a created/running container's init is alive.
 #[track_caller]
 fn check_state_is_honest(rt: &Runtime, id: &str) -> Option<String> {
-    let out = rt.state(id);
+    // A child cloned just before the kill holds a copy of the directory's
+    // lock until it closes it (its first step) or exits (once it sees the
+    // runtime gone): "creating" until then, which is true, and brief.
+    let mut out = rt.state(id);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while out.stdout.contains("\"creating\"") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        out = rt.state(id);
+    }
     if !out.success() {
         assert!(
             out.stderr.contains("does not exist"),
