@@ -6,6 +6,7 @@
 #   make bench   nook vs runc vs crun, create+start+wait+delete and run
 #   make man     render the man pages (and check they format cleanly)
 #   make fuzz    run each fuzz target for FUZZ_SECONDS (not part of make test)
+#   make stress-large  64 workers x 10 048 container lifecycles on one --root
 
 CARGO ?= cargo
 # Extra arguments for the test binaries, e.g. TEST_ARGS=--test-threads=1
@@ -13,7 +14,7 @@ TEST_ARGS ?=
 DEMO_DIR := build/demo
 RELEASE_NOOK := target/release/nook
 
-.PHONY: all build release deps rootfs demo test lint man bench clean conformance-compare fuzz
+.PHONY: stress-large all build release deps rootfs demo test lint man bench clean conformance-compare fuzz
 
 all: build
 
@@ -94,3 +95,7 @@ fuzz:
 clean:
 	$(CARGO) clean
 	rm -rf build
+
+# The large stress run of issue 10 (not in CI; takes tens of minutes).
+stress-large:
+	STRESS_WORKERS=64 STRESS_LIFECYCLES=157 $(CARGO) test --test stress -- --ignored --nocapture

@@ -12,6 +12,7 @@ pub mod container;
 pub mod dbus;
 pub mod desktop;
 pub mod events;
+pub mod fault;
 pub mod features;
 pub mod foreground;
 pub mod hooks;

@@ -194,3 +194,21 @@ fn hierarchy_matches(mount: &MountEntry, controllers: &str) -> bool {
             .split(',')
             .all(|c| mount.super_options.iter().any(|o| o == c))
 }
+
+/// Live (non-zombie) processes whose /proc/PID/cgroup names a cgroup path
+/// containing `fragment` (e.g. a container id), as "PID [cgroup line]".
+/// Zombies are dead and wait only for their parent to reap them.
+pub fn live_processes_in_cgroups_matching(fragment: &str) -> Vec<String> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+            let line = cgroup.lines().find(|l| l.contains(fragment))?;
+            process_alive(pid).then(|| format!("{pid} [{line}]"))
+        })
+        .collect()
+}

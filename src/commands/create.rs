@@ -44,7 +44,11 @@ pub fn create_from_bundle(
     let root = super::open_root(g)?;
     // The desktop layer names its proxy sockets after the container: an id
     // in use must fail before a second proxy replaces the first one's socket.
-    if crate::container::validate_id(id).is_ok() && root.container_dir(id).exists() {
+    // (An empty directory a killed create left does not count.)
+    if crate::container::validate_id(id).is_ok()
+        && root.container_dir(id).exists()
+        && !root.remove_if_abandoned(id)?
+    {
         bail!("container with id {id:?} already exists");
     }
     let desktop = crate::desktop::prepare(&mut bundle.spec, &root.path, id)?;

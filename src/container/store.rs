@@ -92,7 +92,13 @@ impl Root {
     pub fn reserve(&self, id: &str) -> Result<(PathBuf, Flock<File>)> {
         validate_id(id)?;
         let dir = self.container_dir(id);
-        match fs::DirBuilder::new().mode(0o711).create(&dir) {
+        let mut made = fs::DirBuilder::new().mode(0o711).create(&dir);
+        if matches!(&made, Err(e) if e.kind() == ErrorKind::AlreadyExists)
+            && self.remove_if_abandoned(id)?
+        {
+            made = fs::DirBuilder::new().mode(0o711).create(&dir);
+        }
+        match made {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 bail!("container with id {id:?} already exists")
@@ -100,7 +106,35 @@ impl Root {
             Err(e) => bail!("cannot create {}: {e}", dir.display()),
         }
         let lock = lock_dir(&dir)?;
+        // Between mkdir and flock another command may have taken the empty
+        // directory for abandoned and removed (or replaced) it.
+        if !same_file(&lock, &dir) {
+            bail!("container with id {id:?} already exists");
+        }
         Ok((dir, lock))
+    }
+
+    /// Remove `<root>/<id>` if it is what a `create` killed between making
+    /// the directory and writing the first state.json left: a directory with
+    /// no state.json whose lock nobody holds (nothing else of the container
+    /// exists yet). True if it was removed.
+    pub fn remove_if_abandoned(&self, id: &str) -> Result<bool> {
+        validate_id(id)?;
+        let dir = self.container_dir(id);
+        let Ok(f) = File::open(&dir) else {
+            return Ok(false);
+        };
+        let Ok(_lock) = Flock::lock(f, FlockArg::LockExclusiveNonblock) else {
+            return Ok(false);
+        };
+        if dir.join(STATE_FILE).exists() {
+            return Ok(false);
+        }
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+            Err(e) => bail!("cannot remove {}: {e}", dir.display()),
+        }
     }
 
     /// Load a container and hold its lock (for commands that change it).
@@ -151,6 +185,15 @@ impl Root {
     }
 }
 
+/// Whether the open file `open` is the file at `path` (same device and inode).
+fn same_file(open: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (open.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 fn lock_dir(dir: &Path) -> Result<Flock<File>> {
     let f = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
     Flock::lock(f, FlockArg::LockExclusive)
@@ -194,6 +237,15 @@ impl Container {
             state,
             _lock: Some(lock),
         }
+    }
+
+    /// The descriptor holding the directory's lock, for a forked child to
+    /// close: an flock belongs to the open file, so a child that keeps a copy
+    /// keeps the lock held after this process dies (the container would then
+    /// look "creating" forever and every locking command would hang).
+    pub fn lock_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self._lock.as_ref().map(|l| l.as_raw_fd())
     }
 
     /// Release the lock early (`run` waits for the container without holding it).
@@ -285,5 +337,46 @@ impl Container {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(anyhow!("cannot remove {}: {e}", self.dir.display())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root_in(dir: &Path) -> Root {
+        Root {
+            path: dir.to_path_buf(),
+        }
+    }
+
+    /// An empty directory nobody locks is what a create killed before its
+    /// first state.json left: removed, and the id can be reserved again.
+    #[test]
+    fn abandoned_empty_dir_is_removed_and_reservable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = root_in(tmp.path());
+        fs::create_dir(root.container_dir("c1")).unwrap();
+        assert!(root.remove_if_abandoned("c1").unwrap());
+        assert!(!root.container_dir("c1").exists());
+        fs::create_dir(root.container_dir("c1")).unwrap();
+        assert!(
+            root.reserve("c1").is_ok(),
+            "reserve takes over the leftover"
+        );
+    }
+
+    #[test]
+    fn dir_with_state_or_lock_is_not_abandoned() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = root_in(tmp.path());
+        let (_dir, lock) = root.reserve("busy").unwrap();
+        assert!(!root.remove_if_abandoned("busy").unwrap(), "a live create");
+        assert!(root.reserve("busy").is_err(), "the id is taken");
+        drop(lock);
+        fs::write(root.container_dir("busy").join(STATE_FILE), "{}").unwrap();
+        assert!(!root.remove_if_abandoned("busy").unwrap(), "has a state");
+        assert!(root.container_dir("busy").exists());
+        assert!(!root.remove_if_abandoned("missing").unwrap());
     }
 }

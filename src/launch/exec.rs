@@ -93,6 +93,7 @@ pub fn exec(req: ExecRequest) -> Result<i32> {
         });
     };
     drop(child_end);
+    crate::fault::point(crate::fault::EXEC_CLONED);
     drop(joins);
     drop(req.console_socket);
 
@@ -115,6 +116,7 @@ pub fn exec(req: ExecRequest) -> Result<i32> {
                 if let Err(e) = cgroup.enter(intermediate, &req.sub_cgroups) {
                     break Err(e);
                 }
+                crate::fault::point(crate::fault::EXEC_IN_CGROUP);
                 if let Err(e) = parent_end.send(&Msg::Go) {
                     break Err(e);
                 }

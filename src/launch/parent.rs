@@ -86,6 +86,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
         }
     }
     let (dir, lock) = req.root.reserve(&req.id)?;
+    crate::fault::point(crate::fault::CREATE_RESERVED);
     let mut cleanup = Cleanup {
         dir: dir.clone(),
         pids: Vec::new(),
@@ -124,6 +125,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     // Written before anything else exists, so `delete --force` can clean up
     // after a create that was killed half-way.
     container.save()?;
+    crate::fault::point(crate::fault::CREATE_STATE_SAVED);
 
     let fifo = container.exec_fifo();
     nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
@@ -149,6 +151,12 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     let Some(child) = child else {
         // In the child: this never returns.
         drop(parent_end);
+        if let Some(fd) = container.lock_fd() {
+            // SAFETY: the child never returns nor drops `container` (init::run
+            // ends in execve or _exit), so nothing uses or closes this fd again.
+            // Closing our copy leaves the parent's lock in place.
+            unsafe { libc::close(fd) };
+        }
         init::run(InitContext {
             spec,
             rootfs: &req.bundle.rootfs,
@@ -168,6 +176,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     drop(init_end);
     drop(state_dir);
     cleanup.pids.push(child);
+    crate::fault::point(crate::fault::CREATE_CLONED);
 
     if plan.clone_flags.contains(CloneFlags::CLONE_NEWUSER) {
         idmap::write_id_maps(child, spec)?;
@@ -187,6 +196,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     if let Some(cg) = &cleanup.cgroup {
         cg.set(&resources)?;
     }
+    crate::fault::point(crate::fault::CREATE_CGROUP_SET);
     parent_end.send(&Msg::Go)?;
 
     let mut init_pid = child;
@@ -223,7 +233,10 @@ pub fn create(req: CreateRequest) -> Result<Created> {
                 )?;
                 parent_end.send(&Msg::HooksDone)?;
             }
-            Some(Msg::Ready) => break,
+            Some(Msg::Ready) => {
+                crate::fault::point(crate::fault::CREATE_INIT_READY);
+                break;
+            }
             Some(Msg::Error(e)) => return Err(anyhow!(e)),
             Some(other) => bail!("protocol: unexpected {other:?} from the container init"),
             None => bail!(
@@ -241,6 +254,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     container.state.pid = init_pid;
     container.state.pid_start_time = start_time;
     container.save()?;
+    crate::fault::point(crate::fault::CREATE_DONE);
     if let Some(path) = &req.pid_file {
         write_pid_file(path, init_pid)?;
     }

@@ -25,10 +25,12 @@ pub fn delete(c: Container, force: bool) -> Result<()> {
             kill_with(&c, mgr.as_deref())?;
         }
     }
+    crate::fault::point(crate::fault::DELETE_KILLED);
     if let Some(mgr) = &mgr {
         kill_leftovers(&c, mgr.as_ref())?;
         mgr.destroy()?;
     }
+    crate::fault::point(crate::fault::DELETE_CGROUP_REMOVED);
     let state = hooks::state_json(
         &c.state.id,
         "stopped",

@@ -15,7 +15,7 @@ pub fn start(c: &Container) -> Result<()> {
         Status::Creating => bail!("cannot start a container that is being created"),
     }
     release_init(c)?;
-    let _ = std::fs::remove_file(c.exec_fifo());
+    crate::fault::point(crate::fault::START_RELEASED);
     let state = hooks::state_json(
         &c.state.id,
         "running",
@@ -66,7 +66,14 @@ fn release_init(c: &Container) -> Result<()> {
             Ok(_) => {
                 let mut buf = [0u8; 1];
                 match nix::unistd::read(&fifo, &mut buf) {
-                    Ok(1) => released = true,
+                    Ok(1) => {
+                        released = true;
+                        // The FIFO's presence is what "created" means: gone
+                        // the moment the init is released, so a `start` killed
+                        // while waiting for the execve leaves an honest
+                        // "running" (and a second start an error, not a hang).
+                        let _ = std::fs::remove_file(&path);
+                    }
                     // EOF: no writer left. Before the byte, no writer ever
                     // came (the init died); after it, the init has exec'd.
                     Ok(_) if released => return Ok(()),
