@@ -80,7 +80,8 @@ edit plain "$common"
 edit wayland "$common | .annotations={\"run.nook.host-runtime-dir\":\"$rt\",\"run.nook.wayland\":\"1\"}"
 edit full "$common | .annotations={\"run.nook.host-runtime-dir\":\"$rt\",\"run.nook.desktop\":\"wayland,dbus,fonts,icons\"}"
 
-now_us() { local t=${EPOCHREALTIME/./}; printf -v "$1" '%s' "$t"; }
+# now_us
+. "$(dirname "$0")/lib.sh"
 declare -A times=([plain]="" [wayland]="" [full]="")
 for ((i = 0; i < rounds; i++)); do
     for b in plain wayland full; do

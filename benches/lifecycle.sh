@@ -100,30 +100,8 @@ for rt in "${runtimes[@]}"; do
     printf '%s\n' "$config" >"$work/bundle-$rt/config.json"
 done
 
-rt_cmd() { # RUNTIME ARGS...: the runtime with its private --root
-    local rt=$1
-    shift
-    "${binary[$rt]}" --root "$work/state-$rt" "$@"
-}
-
-now_us() { # wall clock in microseconds, without a fork
-    local t=${EPOCHREALTIME/./}
-    printf -v "$1" '%s' "$t"
-}
-
-# A fd that never has data: `read -t` on it is a sleep without a fork.
-exec {never}<> <(:)
-pause() { read -r -t 0.0005 -u "$never" _ || true; }
-
-wait_exited() { # PID: until it is gone or a zombie
-    local stat
-    while [ -e "/proc/$1/stat" ]; do
-        { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
-        stat=${stat##*) }
-        case $stat in Z* | X*) return 0 ;; esac
-        pause
-    done
-}
+# rt_cmd, now_us, pause, wait_exited
+. "$here/lib.sh"
 
 one_lifecycle() { # RUNTIME ID: prints elapsed microseconds
     local rt=$1 id=$2 t0 t1 pid

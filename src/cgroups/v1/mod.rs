@@ -295,6 +295,15 @@ mod tests {
     use super::*;
 
     /// A fake v1 host: plain directories and files standing in for cgroupfs.
+    /// A manager for cgroupsPath "/x" on the fake host under `tmp`.
+    fn manager_at_x(tmp: &Path) -> V1Manager {
+        V1Manager::new(
+            fake_host(tmp),
+            &CgroupPath::parse(Some("/x"), "id").unwrap(),
+            false,
+        )
+    }
+
     fn fake_host(tmp: &Path) -> Vec<Hierarchy> {
         let mut hierarchies = Vec::new();
         for (name, controllers, files) in [
@@ -375,11 +384,7 @@ mod tests {
     #[test]
     fn set_on_a_missing_cgroup_names_the_field() {
         let tmp = tempfile::tempdir().unwrap();
-        let m = V1Manager::new(
-            fake_host(tmp.path()),
-            &CgroupPath::parse(Some("/x"), "id").unwrap(),
-            false,
-        );
+        let m = manager_at_x(tmp.path());
         let resources: LinuxResources =
             serde_json::from_str(r#"{"memory": {"limit": 100}}"#).unwrap();
         let err = format!("{:#}", m.set(&resources).unwrap_err());
@@ -392,11 +397,7 @@ mod tests {
     #[test]
     fn unified_resources_are_rejected_on_v1() {
         let tmp = tempfile::tempdir().unwrap();
-        let m = V1Manager::new(
-            fake_host(tmp.path()),
-            &CgroupPath::parse(Some("/x"), "id").unwrap(),
-            false,
-        );
+        let m = manager_at_x(tmp.path());
         let resources: LinuxResources =
             serde_json::from_str(r#"{"unified": {"memory.high": "1"}}"#).unwrap();
         assert!(m
@@ -409,11 +410,7 @@ mod tests {
     #[test]
     fn missing_controllers_name_the_field_and_controller() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut m = V1Manager::new(
-            fake_host(tmp.path()),
-            &CgroupPath::parse(Some("/x"), "id").unwrap(),
-            false,
-        );
+        let mut m = manager_at_x(tmp.path());
         let sysfs = tmp.path().join("hugepages");
         std::fs::create_dir_all(sysfs.join("hugepages-2048kB")).unwrap();
         m.hugepages_dir = sysfs;
@@ -518,11 +515,7 @@ mod tests {
     #[test]
     fn check_before_update_refuses_a_limit_below_usage() {
         let tmp = tempfile::tempdir().unwrap();
-        let m = V1Manager::new(
-            fake_host(tmp.path()),
-            &CgroupPath::parse(Some("/x"), "id").unwrap(),
-            false,
-        );
+        let m = manager_at_x(tmp.path());
         let memory = tmp.path().join("memory/x");
         std::fs::create_dir_all(&memory).unwrap();
         std::fs::write(memory.join("memory.usage_in_bytes"), "1000000\n").unwrap();
@@ -555,11 +548,7 @@ mod tests {
     #[test]
     fn freezing_without_a_freezer_hierarchy_is_an_error() {
         let tmp = tempfile::tempdir().unwrap();
-        let m = V1Manager::new(
-            fake_host(tmp.path()),
-            &CgroupPath::parse(Some("/x"), "id").unwrap(),
-            false,
-        );
+        let m = manager_at_x(tmp.path());
         assert!(m.freeze(true).unwrap_err().to_string().contains("freezer"));
         assert!(!m.is_frozen().unwrap());
     }
