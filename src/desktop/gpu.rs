@@ -51,12 +51,16 @@ pub(super) fn add(setup: &mut Setup<'_>, spec: &oci_spec::runtime::Spec) -> Resu
     for name in names {
         let host = dir.join(&name);
         // Device nodes belong to root (udev); anything else is refused.
-        let Some(node) = host_path::check(&host, Kind::CharDevice, &[0])
+        let Some(node) = host_path::check(&host, Kind::CharDevice, &[setup.host_root])
             .with_context(|| "run.nook.gpu".to_string())?
         else {
             continue;
         };
-        let gid = if setup.ident.user_namespace {
+        // Under rootless Podman the node's group (render, video) is not
+        // mapped into nook's own namespace: there is no group to grant.
+        let gid = if crate::linux::userns::is_unmapped_gid(node.gid) {
+            None
+        } else if setup.ident.user_namespace {
             identity::container_id_of(gid_maps, node.gid)
         } else {
             Some(node.gid)
@@ -68,9 +72,14 @@ pub(super) fn add(setup: &mut Setup<'_>, spec: &oci_spec::runtime::Spec) -> Resu
             }
             None => {
                 crate::logging::warn(&format!(
-                    "run.nook.gpu: the group {} of {} is not mapped into the container's user namespace: only the node's owner and mode decide access",
+                    "run.nook.gpu: the group {} of {} is not mapped into the container's user namespace{}: only the node's owner and mode decide access",
                     node.gid,
-                    host.display()
+                    host.display(),
+                    if crate::linux::userns::running_in_user_namespace() {
+                        " (nook runs in a user namespace, as under rootless Podman, and cannot grant host groups)"
+                    } else {
+                        ""
+                    }
                 ));
                 push_node(setup, &name, &node, 0);
             }
