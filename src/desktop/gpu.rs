@@ -67,7 +67,7 @@ pub(super) fn add(setup: &mut Setup<'_>, spec: &oci_spec::runtime::Spec) -> Resu
         };
         match gid {
             Some(gid) => {
-                push_node(setup, &name, &node, gid);
+                push_node(setup, &name, &host, &node, gid);
                 setup.edits.additional_gids.push(gid);
             }
             None => {
@@ -81,15 +81,19 @@ pub(super) fn add(setup: &mut Setup<'_>, spec: &oci_spec::runtime::Spec) -> Resu
                         ""
                     }
                 ));
-                push_node(setup, &name, &node, 0);
+                push_node(setup, &name, &host, &node, 0);
             }
         }
     }
     Ok(())
 }
 
-fn push_node(setup: &mut Setup<'_>, name: &str, node: &host_path::Checked, gid: u32) {
+fn push_node(setup: &mut Setup<'_>, name: &str, host: &Path, node: &host_path::Checked, gid: u32) {
     let rdev = node.rdev;
+    // In a user namespace (the container's, or rootless nook's own) no
+    // node can be made: bind the one checked here.
+    let bind_from = (setup.ident.user_namespace || !crate::linux::userns::is_host_root())
+        .then(|| host.to_path_buf());
     setup.edits.devices.push(Device {
         path: Path::new("/dev/dri").join(name),
         major: nix::sys::stat::major(rdev) as i64,
@@ -97,5 +101,6 @@ fn push_node(setup: &mut Setup<'_>, name: &str, node: &host_path::Checked, gid: 
         mode: node.mode & 0o777,
         uid: 0,
         gid,
+        bind_from,
     });
 }
