@@ -443,12 +443,10 @@ fn rootless_podman_desktop_keep_id() {
     // Without keep-id the container runs as uid 0: Wayland still works, the
     // bus refuses it (EXTERNAL authentication sends uid 0, the bus sees the
     // user's uid), through the filter as without.
-    let script = format!(
-        "id -u; wayland-info 2>/dev/null | grep -q wl_compositor && echo wl_compositor-ok; \
+    let script = "id -u; wayland-info 2>/dev/null | grep -q wl_compositor && echo wl_compositor-ok; \
          if timeout 15 dbus-send --session --print-reply --dest=org.example.Allowed / org.example.I.M >/dev/null 2>&1; \
-         then echo Allowed:ok; else echo Allowed:refused; fi"
-    );
-    let out = desktop::run_script(&podman, nook, false, &annotations[..2], &script);
+         then echo Allowed:ok; else echo Allowed:refused; fi";
+    let out = desktop::run_script(&podman, nook, false, &annotations[..2], script);
     out.assert_ok();
     assert_eq!(
         stdout(&out),
@@ -461,9 +459,11 @@ fn rootless_podman_desktop_keep_id() {
 /// `run.nook.gpu` under rootless podman with keep-id: the nodes are bound
 /// from the host (no mknod in a user namespace); one any user may open is
 /// usable, one open only to its group (video) is not: that group is not
-/// mapped into podman's namespace, so nook cannot grant it.
+/// mapped into podman's namespace, so nook cannot grant it. A session
+/// directory the user cannot reach is refused with a message that says
+/// nook runs without privilege.
 #[test]
-fn rootless_podman_desktop_gpu_nodes() {
+fn rootless_podman_desktop_gpu_and_privilege() {
     let _serial = serial();
     let user = TestUser::ensure("nook-rl-gpu");
     let runtimes = runtimes();
@@ -485,4 +485,28 @@ fn rootless_podman_desktop_gpu_nodes() {
     );
     let out = desktop::run_script(&podman, runc, true, &annotations, script);
     assert!(!stdout(&out).contains("card0-ok"), "runc: {out}");
+
+    // root's private directory as the session's.
+    let private = tempfile::Builder::new()
+        .prefix("nook-test-rl-private-")
+        .tempdir()
+        .expect("temp dir");
+    fs::set_permissions(
+        private.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("chmod");
+    let annotations = [
+        desktop::ann(
+            "run.nook.host-runtime-dir",
+            desktop::path_arg(private.path()),
+        ),
+        desktop::ann("run.nook.wayland", "1"),
+    ];
+    let out = desktop::run_script(&podman, nook, true, &annotations, "true");
+    out.assert_fail();
+    let err = stderr(&out);
+    for word in ["permission denied", "without privilege", "run.nook.wayland"] {
+        assert!(err.contains(word), "{word}: {out}");
+    }
 }
