@@ -3,10 +3,16 @@
 //! lifecycle commands directly, and runs podman rootless with runc and nook
 //! side by side (`rootless_podman_matrix`, prints its table).
 //!
+//! The desktop keys (`run.nook.*`) under rootless podman with
+//! `--userns=keep-id`, against a real session of the test user
+//! (`rootless_podman_desktop_keep_id`, see rootless/desktop.rs).
+//!
 //! `cargo test --test rootless -- --nocapture`. Each test creates its own
 //! user and removes it (with its home) at the end.
 
 mod common;
+#[path = "rootless/desktop.rs"]
+mod desktop;
 mod engines;
 #[path = "rootless/podman.rs"]
 mod podman;
@@ -305,4 +311,202 @@ fn rootless_podman_matrix() {
     drop(podman);
     drop(user);
     matrix.check();
+}
+
+/// The desktop keys under rootless podman with `--userns=keep-id`, against
+/// the user's own session (weston, dbus-daemon, PipeWire, in /run/user/UID):
+/// the container is the user's uid; the user's compositor answers; the
+/// filtered session bus lets the allowed name through and refuses the other;
+/// both audio sockets play. runc (which has no desktop keys) and nook without
+/// the annotations reach none of it. The proxy runs as the user with no
+/// capabilities and is gone after `run --rm` and after `rm -f`. Without
+/// keep-id the bus refuses the container (its uid 0 is not the user's).
+#[test]
+fn rootless_podman_desktop_keep_id() {
+    let _serial = serial();
+    let user = TestUser::ensure("nook-rl-desk");
+    let runtimes = runtimes();
+    let podman = RootlessPodman::new(&user, &runtimes);
+    let mut session = desktop::UserSession::new(&user);
+    session.weston();
+    session.dbus();
+    session.audio();
+    let (runc, nook) = (&runtimes[0], &runtimes[1]);
+    assert!(nook.is_nook() && !runc.is_nook());
+    let uid = user.uid;
+    let script = format!(
+        "id -u; echo XDG=$XDG_RUNTIME_DIR WAYLAND=$WAYLAND_DISPLAY BUS=$DBUS_SESSION_BUS_ADDRESS; \
+         stat -c 'owner=%u mode=%a %n' $XDG_RUNTIME_DIR $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY $XDG_RUNTIME_DIR/bus; \
+         echo wayland-globals=$(wayland-info 2>/dev/null | grep -c interface:); \
+         wayland-info 2>/dev/null | grep -q wl_compositor && echo wl_compositor-ok; \
+         {}; {}; \
+         head -c 48000 /dev/zero | pacat --device=test_sink --raw --format=s16le --rate=48000 --channels=1 && echo played; \
+         pw-cli info 0 2>/dev/null | grep -q PipeWire:Interface:Core && echo pipewire-ok",
+        desktop::dbus_call("Allowed"),
+        desktop::dbus_call("Forbidden")
+    );
+    let annotations = [
+        desktop::ann("run.nook.wayland", &session.wayland),
+        desktop::ann("run.nook.dbus.session.talk", "org.example.Allowed"),
+        desktop::ann("run.nook.pipewire", "1"),
+        desktop::ann("run.nook.pulseaudio", "1"),
+    ];
+
+    let out = desktop::run_script(&podman, nook, true, &annotations, &script);
+    out.assert_ok();
+    let text = stdout(&out);
+    let rt = format!("/run/user/{uid}");
+    let want = [
+        format!("{uid}\n"),
+        format!(
+            "XDG={rt} WAYLAND={} BUS=unix:path={rt}/bus\n",
+            session.wayland
+        ),
+        format!("owner={uid} mode=700 {rt}\n"),
+        format!("owner={uid} mode=755 {rt}/{}\n", session.wayland),
+        format!("owner={uid} mode=700 {rt}/bus\n"),
+        "wl_compositor-ok\n".into(),
+        "Allowed:ok\n".into(),
+        "Forbidden:refused\n".into(),
+        "played\n".into(),
+        "pipewire-ok\n".into(),
+    ];
+    for line in &want {
+        assert!(text.contains(line.as_str()), "nook: want {line:?}: {out}");
+    }
+    let globals: u32 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("wayland-globals="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        globals >= 10,
+        "wayland-info listed {globals} globals: {out}"
+    );
+    session.assert_no_proxy_left("after run --rm");
+
+    // runc ignores the annotations; nook without them gives nothing: the
+    // checks above can fail.
+    let empty: [String; 0] = [];
+    for (what, rt, annotations) in [
+        ("runc", runc, &annotations[..]),
+        ("nook without annotations", nook, &empty[..]),
+    ] {
+        let out = desktop::run_script(&podman, rt, true, annotations, &script);
+        let text = stdout(&out);
+        assert!(text.starts_with(&format!("{uid}\n")), "{what}: {out}");
+        for absent in [
+            "wl_compositor-ok",
+            "Allowed:ok",
+            "Forbidden:ok",
+            "played",
+            "pipewire-ok",
+        ] {
+            assert!(!text.contains(absent), "{what}: {absent}: {out}");
+        }
+    }
+
+    // A detached container: one proxy, the user's uid with no capabilities
+    // (nor its supervisor), gone with `rm -f`.
+    let id = podman.cli.run_detached(
+        nook,
+        &[
+            "--userns=keep-id",
+            "--annotation",
+            "run.nook.desktop=dbus",
+            IMAGE,
+            "sleep",
+            "1000",
+        ],
+    );
+    let proxies = session.proxies();
+    assert_eq!(proxies.len(), 1, "one proxy while the container runs");
+    let proxy = proxies[0];
+    let status = common::procfs::proc_file(proxy, "status");
+    let supervisor: i32 = common::procfs::status_field(&status, "PPid")
+        .and_then(|p| p.trim().parse().ok())
+        .expect("the proxy's parent");
+    for (what, pid) in [("proxy", proxy), ("supervisor", supervisor)] {
+        let (uids, caps) = desktop::uids_and_caps(pid);
+        assert!(
+            uids.split_whitespace().all(|u| u == uid.to_string()),
+            "{what} uids: {uids}"
+        );
+        for (set, value) in caps {
+            assert_eq!(value, "0000000000000000", "{what} {set}");
+        }
+    }
+    assert_eq!(session.proxy_sockets().len(), 1);
+    podman.cli.exec(&["rm", "-f", "-t", "0", &id]).assert_ok();
+    session.assert_no_proxy_left("after rm -f");
+
+    // Without keep-id the container runs as uid 0: Wayland still works, the
+    // bus refuses it (EXTERNAL authentication sends uid 0, the bus sees the
+    // user's uid), through the filter as without.
+    let script = "id -u; wayland-info 2>/dev/null | grep -q wl_compositor && echo wl_compositor-ok; \
+         if timeout 15 dbus-send --session --print-reply --dest=org.example.Allowed / org.example.I.M >/dev/null 2>&1; \
+         then echo Allowed:ok; else echo Allowed:refused; fi";
+    let out = desktop::run_script(&podman, nook, false, &annotations[..2], script);
+    out.assert_ok();
+    assert_eq!(
+        stdout(&out),
+        "0\nwl_compositor-ok\nAllowed:refused\n",
+        "without keep-id: {out}"
+    );
+    session.assert_no_proxy_left("after the run without keep-id");
+}
+
+/// `run.nook.gpu` under rootless podman with keep-id: the nodes are bound
+/// from the host (no mknod in a user namespace); one any user may open is
+/// usable, one open only to its group (video) is not: that group is not
+/// mapped into podman's namespace, so nook cannot grant it. A session
+/// directory the user cannot reach is refused with a message that says
+/// nook runs without privilege.
+#[test]
+fn rootless_podman_desktop_gpu_and_privilege() {
+    let _serial = serial();
+    let user = TestUser::ensure("nook-rl-gpu");
+    let runtimes = runtimes();
+    let podman = RootlessPodman::new(&user, &runtimes);
+    let dri = desktop::StandInDri::new();
+    let (runc, nook) = (&runtimes[0], &runtimes[1]);
+    let script = "ls /dev/dri; echo x > /dev/dri/card0 && echo card0-ok; \
+                  echo x > /dev/dri/renderD128 2>/dev/null && echo renderD128-ok || echo renderD128-denied";
+    let annotations = [
+        desktop::ann("run.nook.gpu", "dri"),
+        desktop::ann("run.nook.host-dev-dri", desktop::path_arg(&dri.dir)),
+    ];
+    let out = desktop::run_script(&podman, nook, true, &annotations, script);
+    out.assert_ok();
+    assert_eq!(
+        stdout(&out),
+        "card0\nrenderD128\ncard0-ok\nrenderD128-denied\n",
+        "{out}"
+    );
+    let out = desktop::run_script(&podman, runc, true, &annotations, script);
+    assert!(!stdout(&out).contains("card0-ok"), "runc: {out}");
+
+    // root's private directory as the session's.
+    let private = tempfile::Builder::new()
+        .prefix("nook-test-rl-private-")
+        .tempdir()
+        .expect("temp dir");
+    fs::set_permissions(
+        private.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("chmod");
+    let annotations = [
+        desktop::ann(
+            "run.nook.host-runtime-dir",
+            desktop::path_arg(private.path()),
+        ),
+        desktop::ann("run.nook.wayland", "1"),
+    ];
+    let out = desktop::run_script(&podman, nook, true, &annotations, "true");
+    out.assert_fail();
+    let err = stderr(&out);
+    for word in ["permission denied", "without privilege", "run.nook.wayland"] {
+        assert!(err.contains(word), "{word}: {out}");
+    }
 }

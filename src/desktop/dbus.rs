@@ -64,12 +64,16 @@ pub(super) fn add(setup: &mut Setup<'_>) -> Result<()> {
     if req.session_bus == BusMode::None && req.system_bus == BusMode::None {
         return Ok(());
     }
-    if setup.ident.uid != setup.session_uid {
+    // The client sends its uid as the container sees it; the bus compares
+    // it with the uid it sees, the session user's outside any namespace
+    // nook (rootless Podman) or the container runs in.
+    if setup.ident.uid != setup.session_outer_uid {
+        let uid = setup.session_outer_uid;
         crate::logging::warn(&format!(
-            "run.nook.dbus: the container process runs as uid {} but the session user is uid {}: \
+            "run.nook.dbus: the container process runs as uid {} but the session user is uid {uid}: \
              D-Bus clients that authenticate with their uid (libdbus, GDBus) will be rejected; \
-             run the process as uid {} (podman: --userns=keep-id or --user {})",
-            setup.ident.uid, setup.session_uid, setup.session_uid, setup.session_uid
+             run the process as uid {uid} (podman: --userns=keep-id, or --user {uid} when rootful)",
+            setup.ident.uid
         ));
     }
     let session_host = setup.host_runtime_dir.join("bus");
@@ -106,14 +110,14 @@ pub(super) fn add(setup: &mut Setup<'_>) -> Result<()> {
                 "run.nook.dbus.system",
                 system_host,
                 Kind::Socket,
-                &[0],
+                &[setup.host_root],
                 PathBuf::from(SYSTEM_BUS),
             )? {
                 set_system_env(setup);
             }
         }
         BusMode::Filtered => {
-            if exists(system_host, "run.nook.dbus.system", 0)? {
+            if exists(system_host, "run.nook.dbus.system", setup.host_root)? {
                 proxied.push((
                     "system",
                     ProxiedBus {

@@ -16,6 +16,10 @@ pub struct Device {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+    /// Bind this host node instead of making one: where nook cannot mknod
+    /// (a user namespace, rootless), and runtimes bind the node at the same
+    /// host path, which a stand-in directory does not have.
+    pub bind_from: Option<PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -107,20 +111,32 @@ fn apply_devices(spec: &mut Spec, devices: &[Device]) -> Result<()> {
     let linux = spec.linux_mut().get_or_insert_with(Default::default);
     let mut nodes = linux.devices().clone().unwrap_or_default();
     let mut rules: Vec<LinuxDeviceCgroup> = Vec::new();
+    let mut binds: Vec<Mount> = Vec::new();
     for d in devices {
         nodes.retain(|n| n.path() != &d.path);
-        let node: LinuxDevice = serde_json::from_value(json!({
-            "path": d.path, "type": "c", "major": d.major, "minor": d.minor,
-            "fileMode": d.mode, "uid": d.uid, "gid": d.gid
-        }))
-        .with_context(|| format!("linux.devices {}", d.path.display()))?;
-        nodes.push(node);
         rules.push(
             serde_json::from_value(json!({
                 "allow": true, "type": "c", "major": d.major, "minor": d.minor, "access": "rwm"
             }))
             .context("linux.resources.devices")?,
         );
+        if let Some(host) = &d.bind_from {
+            // Read-write and without nodev: the node must stay usable.
+            binds.push(
+                serde_json::from_value(json!({
+                    "destination": d.path, "type": "bind", "source": host,
+                    "options": ["bind", "nosuid", "noexec"]
+                }))
+                .with_context(|| format!("mounts: bind of {}", host.display()))?,
+            );
+            continue;
+        }
+        let node: LinuxDevice = serde_json::from_value(json!({
+            "path": d.path, "type": "c", "major": d.major, "minor": d.minor,
+            "fileMode": d.mode, "uid": d.uid, "gid": d.gid
+        }))
+        .with_context(|| format!("linux.devices {}", d.path.display()))?;
+        nodes.push(node);
     }
     linux.set_devices(Some(nodes));
     let mut resources = linux.resources().clone().unwrap_or_default();
@@ -128,6 +144,7 @@ fn apply_devices(spec: &mut Spec, devices: &[Device]) -> Result<()> {
     allowed.extend(rules);
     resources.set_devices(Some(allowed));
     linux.set_resources(Some(resources));
+    spec.mounts_mut().get_or_insert_with(Vec::new).extend(binds);
     Ok(())
 }
 
@@ -154,6 +171,16 @@ mod tests {
             mode: 0o660,
             uid: 0,
             gid: 44,
+            bind_from: None,
+        });
+        e.devices.push(Device {
+            path: "/dev/dri/card0".into(),
+            major: 226,
+            minor: 0,
+            mode: 0o660,
+            uid: 0,
+            gid: 44,
+            bind_from: Some("/tmp/dri/card0".into()),
         });
         e.tmpfs(Path::new("/run/user/1"), 0o700, 1, 1).unwrap();
         e.apply(&mut spec).unwrap();
@@ -162,6 +189,16 @@ mod tests {
         assert_eq!(v["process"]["user"]["additionalGids"], json!([5, 44]));
         assert_eq!(v["linux"]["devices"][0]["major"], 226);
         assert_eq!(v["linux"]["resources"]["devices"][0]["minor"], 128);
+        // The bound node: a cgroup rule and a mount, no linux.devices entry.
+        assert_eq!(v["linux"]["devices"].as_array().unwrap().len(), 1);
+        assert_eq!(v["linux"]["resources"]["devices"][1]["minor"], 0);
+        let bind = v["mounts"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(bind["source"], "/tmp/dri/card0");
+        assert_eq!(bind["destination"], "/dev/dri/card0");
+        assert!(!bind["options"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("nodev")));
         assert!(v["mounts"][0]["options"]
             .as_array()
             .unwrap()

@@ -51,36 +51,49 @@ pub(super) fn add(setup: &mut Setup<'_>, spec: &oci_spec::runtime::Spec) -> Resu
     for name in names {
         let host = dir.join(&name);
         // Device nodes belong to root (udev); anything else is refused.
-        let Some(node) = host_path::check(&host, Kind::CharDevice, &[0])
+        let Some(node) = host_path::check(&host, Kind::CharDevice, &[setup.host_root])
             .with_context(|| "run.nook.gpu".to_string())?
         else {
             continue;
         };
-        let gid = if setup.ident.user_namespace {
+        // Under rootless Podman the node's group (render, video) is not
+        // mapped into nook's own namespace: there is no group to grant.
+        let gid = if crate::linux::userns::is_unmapped_gid(node.gid) {
+            None
+        } else if setup.ident.user_namespace {
             identity::container_id_of(gid_maps, node.gid)
         } else {
             Some(node.gid)
         };
         match gid {
             Some(gid) => {
-                push_node(setup, &name, &node, gid);
+                push_node(setup, &name, &host, &node, gid);
                 setup.edits.additional_gids.push(gid);
             }
             None => {
                 crate::logging::warn(&format!(
-                    "run.nook.gpu: the group {} of {} is not mapped into the container's user namespace: only the node's owner and mode decide access",
+                    "run.nook.gpu: the group {} of {} is not mapped into the container's user namespace{}: only the node's owner and mode decide access",
                     node.gid,
-                    host.display()
+                    host.display(),
+                    if crate::linux::userns::running_in_user_namespace() {
+                        " (nook runs in a user namespace, as under rootless Podman, and cannot grant host groups)"
+                    } else {
+                        ""
+                    }
                 ));
-                push_node(setup, &name, &node, 0);
+                push_node(setup, &name, &host, &node, 0);
             }
         }
     }
     Ok(())
 }
 
-fn push_node(setup: &mut Setup<'_>, name: &str, node: &host_path::Checked, gid: u32) {
+fn push_node(setup: &mut Setup<'_>, name: &str, host: &Path, node: &host_path::Checked, gid: u32) {
     let rdev = node.rdev;
+    // In a user namespace (the container's, or rootless nook's own) no
+    // node can be made: bind the one checked here.
+    let bind_from = (setup.ident.user_namespace || !crate::linux::userns::is_host_root())
+        .then(|| host.to_path_buf());
     setup.edits.devices.push(Device {
         path: Path::new("/dev/dri").join(name),
         major: nix::sys::stat::major(rdev) as i64,
@@ -88,5 +101,6 @@ fn push_node(setup: &mut Setup<'_>, name: &str, node: &host_path::Checked, gid: 
         mode: node.mode & 0o777,
         uid: 0,
         gid,
+        bind_from,
     });
 }

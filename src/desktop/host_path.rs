@@ -84,6 +84,10 @@ pub fn open_no_follow(path: &Path) -> Result<Option<OwnedFd>> {
                     part
                 )
             }
+            Err(Errno::EACCES) if !crate::linux::userns::is_host_root() => bail!(
+                "{}: permission denied: nook runs without privilege (rootless, or in a user namespace) and can only give a container what its own user can reach",
+                path.display()
+            ),
             Err(e) => bail!("{}: {e}", path.display()),
         };
     }

@@ -80,9 +80,16 @@ pub(crate) struct Setup<'a> {
     pub ident: Identity,
     /// The host runtime dir (`run.nook.host-runtime-dir`).
     pub host_runtime_dir: PathBuf,
-    /// Its owner: the session user.
+    /// Its owner: the session user, as nook sees it (under rootless Podman,
+    /// uid 0 of the user's namespace).
     pub session_uid: u32,
     pub session_gid: u32,
+    /// The session user's uid outside nook's user namespace: the uid the
+    /// buses see when a process of the user connects.
+    pub session_outer_uid: u32,
+    /// The owner, as nook sees it, of files that belong to the host's root
+    /// (0, or the overflow uid 65534 in rootless Podman's namespace).
+    pub host_root: u32,
     /// nook's --root, for the few host files the layer writes.
     pub state_root: PathBuf,
     /// Short name for this container's proxy sockets.
@@ -195,10 +202,19 @@ pub fn prepare(spec: &mut Spec, root: &Path, id: &str) -> Result<Option<Session>
             ident.uid
         );
     }
+    // Under rootless Podman nook runs as uid 0 of the user's namespace:
+    // the runtime dir is named after the user's uid outside it.
+    let Some(outer_uid) = crate::linux::userns::outer_uid(ident.host_uid) else {
+        bail!(
+            "run.nook.*: process.user.uid {} maps to uid {} of nook's user namespace, which is not mapped outside it",
+            ident.uid,
+            ident.host_uid
+        );
+    };
     let host_runtime_dir = req
         .host_runtime_dir
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", ident.host_uid)));
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{outer_uid}")));
     // Any owner: the owner of the runtime dir is the session user.
     let Some(dir) = host_path::open_no_follow(&host_runtime_dir)
         .with_context(|| format!("run.nook.host-runtime-dir {}", host_runtime_dir.display()))?
@@ -219,16 +235,19 @@ pub fn prepare(spec: &mut Spec, root: &Path, id: &str) -> Result<Option<Session>
         bail!(
             "{}: owned by uid {}, not by the container process's host uid {} (set run.nook.host-runtime-dir)",
             host_runtime_dir.display(),
-            st.st_uid,
-            ident.host_uid
+            crate::linux::userns::outer_uid(st.st_uid).unwrap_or(st.st_uid),
+            outer_uid
         );
     }
+    let session_outer_uid = crate::linux::userns::outer_uid(st.st_uid).unwrap_or(st.st_uid);
     let mut setup = Setup {
         req: &req,
         ident,
         host_runtime_dir,
         session_uid: st.st_uid,
         session_gid: st.st_gid,
+        session_outer_uid,
+        host_root: crate::linux::userns::host_root_uid(),
         short_id: proxy::short_id(root, id),
         state_root: root.to_path_buf(),
         edits: Edits::default(),

@@ -214,18 +214,42 @@ fn isolate(control: OwnedFd) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Become the session user. Under rootless Podman nook is uid 0 of the
+/// user's namespace, which *is* the session user outside it: the uid stays
+/// 0 there, and every capability over that namespace is dropped instead.
 fn drop_privileges(uid: u32, gid: u32) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(());
     }
-    if uid == 0 {
-        bail!("refusing to run xdg-dbus-proxy as root: the session user is uid 0");
+    if crate::linux::userns::outer_uid(uid).map_or(true, |outer| outer == 0) {
+        bail!("refusing to run xdg-dbus-proxy as root: the session user is the host's uid 0");
     }
     nix::unistd::setgroups(&[]).context("setgroups")?;
     let g = nix::unistd::Gid::from_raw(gid);
     let u = nix::unistd::Uid::from_raw(uid);
     nix::unistd::setresgid(g, g, g).with_context(|| format!("setresgid {gid}"))?;
     nix::unistd::setresuid(u, u, u).with_context(|| format!("setresuid {uid}"))?;
+    if uid == 0 {
+        drop_namespace_capabilities()?;
+    }
+    Ok(())
+}
+
+/// Drop every capability for good: the bounding, ambient and inheritable
+/// sets (so the exec of xdg-dbus-proxy as uid 0 gains none), then the
+/// effective and permitted ones.
+fn drop_namespace_capabilities() -> Result<()> {
+    use caps::CapSet;
+    for set in [
+        CapSet::Bounding,
+        CapSet::Ambient,
+        CapSet::Inheritable,
+        CapSet::Effective,
+        CapSet::Permitted,
+    ] {
+        caps::clear(None, set)
+            .map_err(|e| anyhow!("dropping the {set:?} capabilities of the D-Bus proxy: {e}"))?;
+    }
     Ok(())
 }
 

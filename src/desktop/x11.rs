@@ -37,7 +37,7 @@ pub(super) fn add(setup: &mut Setup<'_>) -> Result<()> {
     let name = file_name(&format!("X{display}"))?;
     let host = dir.join(&name);
     // The server runs as the session user (Xwayland) or root (Xorg).
-    let owners = [setup.session_uid, 0];
+    let owners = [setup.session_uid, setup.host_root];
     let inside = Path::new("/tmp/.X11-unix").join(&name);
     if !setup.bind("run.nook.x11", &host, Kind::Socket, &owners, inside)? {
         return Ok(());
