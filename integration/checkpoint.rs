@@ -12,7 +12,7 @@
 mod common;
 
 use common::procfs::{self, process_alive};
-use common::{output_with_timeout, unique_id, Bundle, Output, Runtime};
+use common::{output_with_timeout, unique_id, Bundle, ConsoleSocket, Output, Runtime};
 use serde_json::json;
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -505,5 +505,207 @@ fn checkpoint_of_created_container_is_refused() {
         None,
         Duration::from_secs(10),
     );
+    procfs::remove_dir_safely(&images);
+}
+
+/// The numbers of the complete "n=K" lines in what a counter printed.
+fn printed_numbers(text: &str) -> Vec<u64> {
+    text.split('\n')
+        .filter(|l| l.ends_with('\r'))
+        .filter_map(|l| l.trim().strip_prefix("n=")?.parse().ok())
+        .collect()
+}
+
+/// Read the pty master until a complete "n=K" line with K > `above` is
+/// printed (or `marker` appears, when given); returns everything read.
+#[track_caller]
+fn read_pty_past(master: &fs::File, above: u64, marker: Option<&str>) -> String {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        let done = match marker {
+            Some(m) => text.contains(m),
+            None => printed_numbers(&text).iter().any(|&n| n > above),
+        };
+        if done {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing past {above} / {marker:?} on the terminal; read: {text:?}"
+        );
+        let mut fds = [nix::poll::PollFd::new(
+            master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap_or(0) == 0 {
+            continue;
+        }
+        match (&*master).read(&mut buf) {
+            Ok(0) | Err(_) => panic!("the terminal closed; read: {text:?}"),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// `run -d --console-socket` of a terminal container; the pty master it sent.
+#[track_caller]
+fn run_with_terminal(rt: &Runtime, id: &str, bundle: &Bundle, console: &ConsoleSocket) -> fs::File {
+    rt.track(id);
+    let mut cmd = rt.command(&[
+        "run",
+        "-d",
+        "--console-socket",
+        console.path().to_str().unwrap(),
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        id,
+    ]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let status = cmd.status().expect("run the runtime");
+    assert!(status.success(), "run -d {id} failed: {status}");
+    fs::File::from(console.receive_master(Duration::from_secs(10)))
+}
+
+// A container with a terminal (process.terminal, --console-socket),
+// checkpointed with --shell-job as runc requires: restore sends a new pty
+// master over --console-socket, and the counter printing to its terminal
+// continues on it from where it stopped. /dev/console is that terminal too,
+// and the container can be checkpointed and restored again.
+#[test]
+fn terminal_container_restores_with_a_new_pty_master() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let images = temp_dir("img-tty");
+    let bundle = Bundle::with_config(common::default_config(
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo n=$i; sleep 0.1; done",
+        ],
+        true,
+    ));
+    let console = ConsoleSocket::new();
+    let id = unique_id("ckpt-tty");
+    let first = run_with_terminal(&rt, &id, &bundle, &console);
+    let before = read_pty_past(&first, 3, None);
+    let last = *printed_numbers(&before).last().unwrap();
+
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &[
+            "checkpoint",
+            "--shell-job",
+            "--image-path",
+            image.to_str().unwrap(),
+            &id,
+        ],
+    )
+    .assert_ok();
+    drop(first);
+    let socket = console.path().to_str().unwrap().to_string();
+    restore(
+        &rt,
+        criu,
+        &id,
+        &bundle,
+        &image,
+        &["-d", "--shell-job", "--console-socket", &socket],
+    )
+    .assert_ok();
+    let second = fs::File::from(console.receive_master(Duration::from_secs(10)));
+    let after = read_pty_past(&second, last, None);
+    let next = printed_numbers(&after)[0];
+    assert!(
+        next > last && next < last + 30,
+        "the restored counter continues after {last}, printed {after:?}"
+    );
+    assert_eq!(rt.status(&id), "running");
+    // /dev/console is the restored terminal, not a dead one.
+    rt.exec(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo console-$((6*7)) > /dev/console",
+    ])
+    .assert_ok();
+    read_pty_past(&second, 0, Some("console-42"));
+
+    // And once more, from the restored container.
+    let now = *printed_numbers(&read_pty_past(&second, next, None))
+        .last()
+        .unwrap();
+    let image2 = images.join("img2");
+    with_criu(
+        &rt,
+        criu,
+        &[
+            "checkpoint",
+            "--shell-job",
+            "--image-path",
+            image2.to_str().unwrap(),
+            &id,
+        ],
+    )
+    .assert_ok();
+    drop(second);
+    restore(
+        &rt,
+        criu,
+        &id,
+        &bundle,
+        &image2,
+        &["-d", "--shell-job", "--console-socket", &socket],
+    )
+    .assert_ok();
+    let third = fs::File::from(console.receive_master(Duration::from_secs(10)));
+    let again = read_pty_past(&third, now, None);
+    assert!(printed_numbers(&again)[0] > now, "{again:?}");
+    rt.delete_force(&id).assert_ok();
+    assert!(
+        procfs::mounts_under(rt.root()).is_empty(),
+        "mounts under --root left"
+    );
+    procfs::remove_dir_safely(&images);
+}
+
+// Restoring a terminal container with nowhere to send its pty (--detach
+// without --console-socket) fails before anything is made, as in runc.
+#[test]
+fn terminal_restore_without_console_socket_is_refused() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let images = temp_dir("img-tty-nosock");
+    let bundle = Bundle::with_config(common::default_config(&["sleep", "100"], true));
+    let console = ConsoleSocket::new();
+    let id = unique_id("ckpt-tty-nosock");
+    let master = run_with_terminal(&rt, &id, &bundle, &console);
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &[
+            "checkpoint",
+            "--shell-job",
+            "--image-path",
+            image.to_str().unwrap(),
+            &id,
+        ],
+    )
+    .assert_ok();
+    drop(master);
+    let out = restore(&rt, criu, &id, &bundle, &image, &["-d", "--shell-job"]);
+    out.assert_fail();
+    assert!(out.stderr.contains("console"), "{out}");
+    assert_nothing_left(&rt, &id, &bundle);
     procfs::remove_dir_safely(&images);
 }

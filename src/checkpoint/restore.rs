@@ -7,6 +7,7 @@
 
 use super::criu::Criu;
 use super::options::{config_file_args, CriuOptions};
+use super::terminal::{self, NewTerminal};
 use super::{descriptors, mounts};
 use crate::cgroups::host::{detect, HostPaths, Layout};
 use crate::cgroups::{self, CgroupSpec, Manager};
@@ -32,6 +33,9 @@ pub struct RestoreRequest<'a> {
     pub rootless: bool,
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
+    /// Connected --console-socket: receives the new pty master of a
+    /// container with a terminal.
+    pub console_socket: Option<OwnedFd>,
 }
 
 pub struct Restored {
@@ -42,6 +46,9 @@ pub struct Restored {
 /// criu: CRIU wants its --root to be a mount point whose parent is not
 /// over-mounted.
 const CRIU_ROOT: &str = crate::container::CRIU_ROOT_DIR;
+/// Where the new devpts of a container with a terminal is mounted while
+/// criu runs (see terminal.rs).
+const CRIU_DEVPTS: &str = crate::container::CRIU_DEVPTS_DIR;
 /// Where criu writes the restored init's pid.
 const CRIU_PIDFILE: &str = "criu.pid";
 const LOG_NAME: &str = "restore.log";
@@ -109,9 +116,8 @@ pub fn restore(req: RestoreRequest) -> Result<Restored> {
     let o = &req.options;
     // Read before anything exists: a wrong --image-path fails here.
     let stdio = descriptors::load(&o.image_path)?;
-    if process_terminal(spec) {
-        bail!("process.terminal is true: restoring a container with a terminal is not supported by nook yet");
-    }
+    let dumped_terminal = terminal::load(&o.image_path)?;
+    check_terminal(spec, dumped_terminal.as_ref(), req.console_socket.is_some())?;
     let plan = crate::launch::namespaces::plan(spec)?;
     let (dir, lock) = req.root.reserve(&req.id)?;
     let mut cleanup = Cleanup {
@@ -176,6 +182,12 @@ pub fn restore(req: RestoreRequest) -> Result<Restored> {
     let dests = mounts::cgroup_bind_destinations(spec, &req.bundle.dir)?;
     ext.cgroup_binds = mounts::restored_cgroup_binds(&dests, cgroup.as_ref())?;
 
+    // Declared after `cleanup`, so dropped (unmounted) before it runs.
+    let new_terminal = match &dumped_terminal {
+        Some(t) => Some(NewTerminal::prepare(t, &dir.join(CRIU_DEVPTS))?),
+        None => None,
+    };
+
     let pidfile = dir.join(CRIU_PIDFILE);
     let mut args: Vec<OsString> = vec!["restore".into()];
     args.extend(o.common_args(LOG_NAME));
@@ -194,6 +206,9 @@ pub fn restore(req: RestoreRequest) -> Result<Restored> {
     args.extend(cgroup_root_args(cgroup.as_ref())?);
     args.extend(mounts::restore_externals(&ext));
     args.extend(descriptors::inherit_fd_args(&stdio));
+    if let (Some(nt), Some(t)) = (&new_terminal, &dumped_terminal) {
+        args.extend(nt.restore_args(t));
+    }
     let (ns_args, _ns_files) = external_namespace_args(spec)?;
     args.extend(ns_args);
     if let Some(p) = &req.lsm_profile {
@@ -220,6 +235,11 @@ pub fn restore(req: RestoreRequest) -> Result<Restored> {
         return Err(e);
     }
     criu.release_and_wait(&o.log_path(LOG_NAME))?;
+    if let (Some(nt), Some(socket)) = (new_terminal, &req.console_socket) {
+        if let Some(master) = nt.into_master() {
+            crate::linux::tty::send_master(socket.as_raw_fd(), &master)?;
+        }
+    }
 
     let pid = read_pidfile(&pidfile)?;
     let (start_time, _) =
@@ -240,6 +260,28 @@ fn process_terminal(spec: &Spec) -> bool {
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false)
+}
+
+/// The checkpoint has a terminal exactly when `process.terminal` is true,
+/// and then there is somewhere to send its new master.
+fn check_terminal(
+    spec: &Spec,
+    dumped: Option<&terminal::Terminal>,
+    has_console: bool,
+) -> Result<()> {
+    match (process_terminal(spec), dumped) {
+        (true, None) => bail!(
+            "process.terminal is true but the checkpoint has no {}: it was made without a terminal, or by another runtime (runc's terminal checkpoints need criu's RPC)",
+            terminal::TERMINAL_FILE
+        ),
+        (false, Some(_)) => {
+            bail!("the checkpoint has a terminal but process.terminal is false")
+        }
+        (true, Some(_)) if !has_console => bail!(
+            "process.terminal is true: --console-socket is required to receive the pty"
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn read_pidfile(path: &Path) -> Result<i32> {
