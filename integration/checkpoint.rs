@@ -709,3 +709,132 @@ fn terminal_restore_without_console_socket_is_refused() {
     assert_nothing_left(&rt, &id, &bundle);
     procfs::remove_dir_safely(&images);
 }
+
+/// `hooks` of every kind that runs in the runtime namespace and can write
+/// to the host: each appends its state (stdin) as one line to DIR/KIND.
+fn recording_hooks(dir: &Path) -> serde_json::Value {
+    let hook = |kind: &str| {
+        json!([{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat >> {}/$0; echo >> {}/$0", dir.display(), dir.display()), kind],
+            "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+        }])
+    };
+    json!({
+        "prestart": hook("prestart"),
+        "createRuntime": hook("createRuntime"),
+        "createContainer": hook("createContainer"),
+        "poststart": hook("poststart"),
+        "poststop": hook("poststop"),
+    })
+}
+
+/// The states hook KIND recorded in `dir` (and forget them).
+fn recorded_states(dir: &Path, kind: &str) -> Vec<serde_json::Value> {
+    let path = dir.join(kind);
+    let text = fs::read_to_string(&path).unwrap_or_default();
+    let _ = fs::remove_file(&path);
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{kind}: {l:?}: {e}")))
+        .collect()
+}
+
+fn clear_records(dir: &Path) {
+    for kind in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "poststart",
+        "poststop",
+    ] {
+        recorded_states(dir, kind);
+    }
+}
+
+// Hooks on restore as runc 1.1 runs them: prestart and createRuntime once
+// the restored tree's namespaces exist (criu's "setup-namespaces"), with
+// the restored init's pid in the state on stdin; no createContainer or
+// poststart (nothing is created or started); poststop on delete.
+#[test]
+fn restore_runs_prestart_and_create_runtime_hooks() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let records = temp_dir("hooks");
+    let images = temp_dir("img-hooks");
+    let mut bundle = Bundle::new(&["sleep", "1000"]);
+    bundle.edit_config(|c| c["hooks"] = recording_hooks(&records));
+    let id = unique_id("ckpt-hooks");
+    run_detached(&rt, &id, &bundle, Stdio::null());
+    assert_eq!(
+        recorded_states(&records, "prestart").len(),
+        1,
+        "run's prestart"
+    );
+    clear_records(&records);
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
+    )
+    .assert_ok();
+    clear_records(&records);
+
+    restore(&rt, criu, &id, &bundle, &image, &["-d"]).assert_ok();
+    let pid = rt.pid(&id);
+    for kind in ["prestart", "createRuntime"] {
+        let states = recorded_states(&records, kind);
+        assert_eq!(states.len(), 1, "{kind} runs once on restore: {states:?}");
+        let s = &states[0];
+        assert_eq!(s["id"], id.as_str(), "{kind}: {s}");
+        assert_eq!(s["pid"], pid, "{kind} gets the restored init's pid: {s}");
+        assert_eq!(s["bundle"], bundle.path().to_str().unwrap(), "{kind}: {s}");
+        if rt.name() == "nook" {
+            // runc says "stopped" here.
+            assert_eq!(s["status"], "creating", "{kind}: {s}");
+        }
+    }
+    for kind in ["createContainer", "poststart", "poststop"] {
+        assert_eq!(
+            recorded_states(&records, kind),
+            Vec::<serde_json::Value>::new(),
+            "{kind} does not run on restore"
+        );
+    }
+    rt.delete_force(&id).assert_ok();
+    let stop = recorded_states(&records, "poststop");
+    assert_eq!(stop.len(), 1, "poststop on delete: {stop:?}");
+    assert_eq!(stop[0]["status"], "stopped");
+    procfs::remove_dir_safely(&records);
+    procfs::remove_dir_safely(&images);
+}
+
+// A failing prestart hook fails the restore, which leaves nothing behind;
+// nook's error names the hook.
+#[test]
+fn failing_restore_hook_fails_the_restore_cleanly() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let images = temp_dir("img-hookfail");
+    let mut bundle = Bundle::new(&["sleep", "1000"]);
+    let id = unique_id("ckpt-hookfail");
+    run_detached(&rt, &id, &bundle, Stdio::null());
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
+    )
+    .assert_ok();
+    bundle.edit_config(|c| {
+        c["hooks"] = json!({"prestart": [{"path": "/bin/false", "args": ["false"]}]})
+    });
+    let out = restore(&rt, criu, &id, &bundle, &image, &["-d"]);
+    out.assert_fail();
+    if rt.name() == "nook" {
+        assert!(out.stderr.contains("hooks.prestart[0]"), "{out}");
+    }
+    assert_nothing_left(&rt, &id, &bundle);
+    procfs::remove_dir_safely(&images);
+}

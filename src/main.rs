@@ -5,6 +5,10 @@ use clap::Parser;
 use nook::cli::{Cli, Command};
 
 fn main() {
+    // nook run by criu as `restore`'s --action-script (no command line).
+    if let Some(code) = nook::checkpoint::main_if_called_by_criu() {
+        std::process::exit(code);
+    }
     let cli = Cli::parse();
     nook::logging::init(&cli.global);
     // Commands that put a nook process into a container run from a sealed

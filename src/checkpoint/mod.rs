@@ -15,9 +15,12 @@
 //! - descriptors.rs: the init's stdio, saved beside the images for restore
 //! - terminal.rs: a container's terminal, dumped as external and given a new
 //!   pty on restore
+//! - action_script.rs: nook as criu's --action-script, running the hooks
+//!   restore runs (prestart, createRuntime) at criu's "setup-namespaces"
 //! - criu.rs: running the binary and turning a failure into CRIU's own words
 //! - dump.rs / restore.rs: the two commands
 
+mod action_script;
 mod criu;
 mod descriptors;
 mod dump;
@@ -27,6 +30,7 @@ mod options;
 mod restore;
 mod terminal;
 
+pub use action_script::main_if_called_by_criu;
 pub use criu::Criu;
 pub use dump::{checkpoint, CheckpointRequest};
 pub use log::first_error;

@@ -1,8 +1,10 @@
 //! `nook restore`: what `create` + `start` do, with `criu restore` in place
 //! of the clone: reserve the id, make the cgroup, put criu into it before it
 //! runs, give criu the rootfs as a mount point, the external mounts' host
-//! paths and our stdio in place of the dumped pipes, then record the
-//! restored init in state.json. If any step fails, everything made so far
+//! paths and our stdio in place of the dumped pipes (and a new pty for a
+//! terminal, terminal.rs; nook itself as the action script that runs the
+//! hooks, action_script.rs), then record the restored init in state.json.
+//! If any step fails, everything made so far
 //! (restored processes, cgroup, mounts, state directory) is removed.
 
 use super::criu::Criu;
@@ -218,7 +220,8 @@ pub fn restore(req: RestoreRequest) -> Result<Restored> {
         args.extend(["--lsm-mount-context".into(), c.into()]);
     }
 
-    let criu = req.criu.spawn_gated(&args)?;
+    let env = hook_args(spec, &dir, &mut args)?;
+    let criu = req.criu.spawn_gated(&args, &env)?;
     // criu runs only once it is in the container's cgroup, so every task it
     // restores starts there (with the limits already set).
     let placed = cgroup.apply(criu.pid()).and_then(|()| {
@@ -282,6 +285,26 @@ fn check_terminal(
         ),
         _ => Ok(()),
     }
+}
+
+/// `hooks.prestart` and `hooks.createRuntime`: nook itself as criu's
+/// action script (see action_script.rs), told the state directory through
+/// the environment it returns.
+fn hook_args(
+    spec: &Spec,
+    dir: &Path,
+    args: &mut Vec<OsString>,
+) -> Result<Vec<(OsString, OsString)>> {
+    if !super::action_script::has_restore_hooks(spec) {
+        return Ok(Vec::new());
+    }
+    let nook = std::env::current_exe()
+        .context("hooks: cannot find the nook binary for criu's --action-script")?;
+    args.extend(["--action-script".into(), nook.into()]);
+    Ok(vec![(
+        super::action_script::RESTORE_DIR_ENV.into(),
+        dir.as_os_str().to_os_string(),
+    )])
 }
 
 fn read_pidfile(path: &Path) -> Result<i32> {
