@@ -838,3 +838,41 @@ fn failing_restore_hook_fails_the_restore_cleanly() {
     assert_nothing_left(&rt, &id, &bundle);
     procfs::remove_dir_safely(&images);
 }
+
+// --no-pivot on restore, as runc 1.1: CRIU enters the restored root with
+// pivot_root whatever the flag says, so restore works with it; only a
+// [r]private rootfsPropagation is refused with it (before anything is
+// made), as for create.
+#[test]
+fn restore_no_pivot_as_runc() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let images = temp_dir("img-nopivot");
+    let mut bundle = Bundle::new(&["sleep", "1000"]);
+    let id = unique_id("ckpt-nopivot");
+    run_detached(&rt, &id, &bundle, Stdio::null());
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
+    )
+    .assert_ok();
+
+    bundle.edit_config(|c| c["linux"]["rootfsPropagation"] = "rprivate".into());
+    let out = restore(&rt, criu, &id, &bundle, &image, &["-d", "--no-pivot"]);
+    out.assert_fail();
+    assert!(out.stderr.contains("pivot_root"), "{out}");
+    assert_nothing_left(&rt, &id, &bundle);
+
+    bundle.edit_config(|c| {
+        c["linux"]
+            .as_object_mut()
+            .unwrap()
+            .remove("rootfsPropagation");
+    });
+    restore(&rt, criu, &id, &bundle, &image, &["-d", "--no-pivot"]).assert_ok();
+    assert_eq!(rt.status(&id), "running");
+    rt.delete_force(&id).assert_ok();
+    procfs::remove_dir_safely(&images);
+}

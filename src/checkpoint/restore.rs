@@ -38,6 +38,8 @@ pub struct RestoreRequest<'a> {
     /// Connected --console-socket: receives the new pty master of a
     /// container with a terminal.
     pub console_socket: Option<OwnedFd>,
+    /// --no-pivot (see `check_no_pivot`).
+    pub no_pivot: bool,
 }
 
 pub struct Restored {
@@ -118,6 +120,7 @@ pub fn restore(req: RestoreRequest) -> Result<Restored> {
     let o = &req.options;
     // Read before anything exists: a wrong --image-path fails here.
     let stdio = descriptors::load(&o.image_path)?;
+    check_no_pivot(spec, req.no_pivot)?;
     let dumped_terminal = terminal::load(&o.image_path)?;
     check_terminal(spec, dumped_terminal.as_ref(), req.console_socket.is_some())?;
     let plan = crate::launch::namespaces::plan(spec)?;
@@ -305,6 +308,18 @@ fn hook_args(
         super::action_script::RESTORE_DIR_ENV.into(),
         dir.as_os_str().to_os_string(),
     )])
+}
+
+/// --no-pivot, as runc 1.1 treats it on restore: CRIU always enters the
+/// restored root with pivot_root(2) (it has no option to do otherwise, and
+/// runc passes none), so the flag changes nothing there; but, as for
+/// `create`, `linux.rootfsPropagation` [r]private is refused with it.
+fn check_no_pivot(spec: &Spec, no_pivot: bool) -> Result<()> {
+    let value = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref());
+    crate::rootfs::propagation::parse_rootfs_propagation(value, no_pivot).map(|_| ())
 }
 
 fn read_pidfile(path: &Path) -> Result<i32> {

@@ -40,6 +40,7 @@ pub fn run(g: &GlobalOpts, a: &RestoreArgs) -> Result<i32> {
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
         console_socket,
+        no_pivot: a.no_pivot,
     })?;
     if a.detach {
         return Ok(0);
