@@ -876,3 +876,70 @@ fn restore_no_pivot_as_runc() {
     rt.delete_force(&id).assert_ok();
     procfs::remove_dir_safely(&images);
 }
+
+// Mount points nested in a bind mount (a tmpfs at /data/sub and a bind at
+// /data/other with /data a bind of a host dir): `create` made them in the
+// host dir, and CRIU needs them there on restore. When they are gone (a
+// fresh host dir, as after moving the checkpoint), restore makes them
+// again, as runc does with temporary binds (runc issue #2748).
+#[test]
+fn mount_points_nested_in_binds_are_made_on_restore() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let data = temp_dir("nested-data");
+    let other = temp_dir("nested-other");
+    fs::write(other.join("marker"), "other").unwrap();
+    let images = temp_dir("img-nested");
+    let mut bundle = Bundle::new(&["sleep", "1000"]);
+    bundle.edit_config(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({
+            "destination": "/data", "type": "bind",
+            "source": data.to_str().unwrap(), "options": ["rbind", "rw"]
+        }));
+        mounts.push(json!({
+            "destination": "/data/sub", "type": "tmpfs", "source": "tmpfs",
+            "options": ["size=1m"]
+        }));
+        mounts.push(json!({
+            "destination": "/data/other", "type": "bind",
+            "source": other.to_str().unwrap(), "options": ["rbind", "ro"]
+        }));
+    });
+    let id = unique_id("ckpt-nested");
+    run_detached(&rt, &id, &bundle, Stdio::null());
+    assert!(
+        data.join("sub").is_dir(),
+        "create makes /data/sub in the host dir"
+    );
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
+    )
+    .assert_ok();
+    // A fresh host dir: the nested mount points are gone.
+    fs::remove_dir(data.join("sub")).unwrap();
+    fs::remove_dir(data.join("other")).unwrap();
+
+    restore(&rt, criu, &id, &bundle, &image, &["-d"]).assert_ok();
+    let pid = rt.pid(&id);
+    let mounts = procfs::parse_mountinfo(&procfs::proc_file(pid, "mountinfo"));
+    let at = |p: &str| mounts.iter().find(|m| m.mount_point == Path::new(p));
+    assert_eq!(at("/data/sub").map(|m| m.fs_type.as_str()), Some("tmpfs"));
+    assert!(at("/data/other").is_some(), "{mounts:?}");
+    let out = rt.exec(&["exec", &id, "cat", "/data/other/marker"]);
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), "other");
+    // Nothing of the restore's own is left mounted in the host dir.
+    assert!(
+        procfs::mounts_under(&data).is_empty(),
+        "{:?}",
+        procfs::mounts_under(&data)
+    );
+    rt.delete_force(&id).assert_ok();
+    procfs::remove_dir_safely(&data);
+    procfs::remove_dir_safely(&other);
+    procfs::remove_dir_safely(&images);
+}

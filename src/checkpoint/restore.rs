@@ -14,6 +14,7 @@ use super::{descriptors, mounts};
 use crate::cgroups::host::{detect, HostPaths, Layout};
 use crate::cgroups::{self, CgroupSpec, Manager};
 use crate::container::{process_start_time, rfc3339_now, Container, Root, State};
+use crate::rootfs::mount_entry::{MountEntry, MountKind};
 use crate::spec::Bundle;
 use anyhow::{anyhow, bail, Context, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -183,7 +184,7 @@ pub fn restore(req: RestoreRequest) -> Result<Restored> {
     cleanup.criu_root = Some(criu_root.clone());
 
     let mut ext = mounts::from_config(spec, &req.bundle.dir)?;
-    create_bind_mountpoints(&req.bundle.rootfs, spec, &ext)?;
+    create_mountpoints(&req.bundle.rootfs, spec, &req.bundle.dir)?;
     let dests = mounts::cgroup_bind_destinations(spec, &req.bundle.dir)?;
     ext.cgroup_binds = mounts::restored_cgroup_binds(&dests, cgroup.as_ref())?;
 
@@ -330,29 +331,63 @@ fn read_pidfile(path: &Path) -> Result<i32> {
         .with_context(|| format!("bad pid {text:?} in {}", path.display()))
 }
 
-/// Mount points of bind mounts that are missing in the rootfs (a fresh copy
-/// of it, e.g. an imported checkpoint), created as `create` would: CRIU
-/// mounts onto them but does not create them. Those on a tmpfs are left to
-/// CRIU, which restores the tmpfs with its content.
-fn create_bind_mountpoints(rootfs: &Path, spec: &Spec, ext: &mounts::ExternalMounts) -> Result<()> {
-    let tmpfs: Vec<PathBuf> = spec
-        .mounts()
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .filter(|m| m.typ().as_deref() == Some("tmpfs"))
-        .map(|m| crate::rootfs::safe_path::clean_container_path(m.destination()))
-        .collect();
-    let root = crate::rootfs::safe_path::Root::open(rootfs)?;
-    for (dest, source) in &ext.binds {
-        if tmpfs.iter().any(|t| dest.starts_with(t) && dest != t) {
+/// Mount points missing in the rootfs (a fresh copy of it, e.g. an
+/// imported checkpoint) or in a bind mount's host directory, made as
+/// `create` makes them: CRIU mounts onto them but does not create them.
+/// A mount nested in a bind mount (/data a bind of a host dir, a tmpfs at
+/// /data/sub) has its mount point in that host dir, where `create` made it
+/// through the bind (runc binds the sources into the rootfs for a moment
+/// to reach them; nook opens the source itself). Those on a tmpfs are left
+/// to CRIU, which restores the tmpfs with its content; cgroup mounts are
+/// made by CRIU (v1: on the /sys/fs/cgroup tmpfs; v2: in sysfs), as runc
+/// leaves them.
+fn create_mountpoints(rootfs: &Path, spec: &Spec, bundle: &Path) -> Result<()> {
+    let entries = crate::rootfs::validate_mounts(spec, bundle)?;
+    let rootfs = crate::rootfs::safe_path::Root::open(rootfs)?;
+    for (i, entry) in entries.iter().enumerate() {
+        let on_tmpfs = entries.iter().any(|t| {
+            t.fstype() == "tmpfs"
+                && entry.destination.starts_with(&t.destination)
+                && entry.destination != t.destination
+        });
+        if on_tmpfs || entry.kind == MountKind::Cgroup {
             continue;
         }
-        let is_dir = std::fs::metadata(source).map_or(true, |m| m.is_dir());
-        root.create_mountpoint(dest, is_dir)
-            .with_context(|| format!("mount point {} for restore", dest.display()))?;
+        let is_dir = match &entry.kind {
+            MountKind::Bind { source } => std::fs::metadata(source).map_or(true, |m| m.is_dir()),
+            _ => true,
+        };
+        let context = || format!("mount point of {} for restore", entry.describe());
+        match enclosing_bind(&entries[..i], &entry.destination) {
+            Some((source, inner)) => {
+                crate::rootfs::safe_path::Root::open(source)
+                    .and_then(|r| r.create_mountpoint(inner, is_dir))
+                    .with_context(context)?;
+            }
+            None => {
+                rootfs
+                    .create_mountpoint(&entry.destination, is_dir)
+                    .with_context(context)?;
+            }
+        }
     }
     Ok(())
+}
+
+/// The bind mount among `earlier` entries that `dest` lies in (the deepest
+/// one): its host source and `dest` relative to it.
+fn enclosing_bind<'a>(earlier: &'a [MountEntry], dest: &'a Path) -> Option<(&'a Path, &'a Path)> {
+    earlier
+        .iter()
+        .filter_map(|e| match &e.kind {
+            MountKind::Bind { source } if dest != e.destination => {
+                let inner = dest.strip_prefix(&e.destination).ok()?;
+                Some((e.destination.components().count(), source.as_path(), inner))
+            }
+            _ => None,
+        })
+        .max_by_key(|(depth, _, _)| *depth)
+        .map(|(_, source, inner)| (source, inner))
 }
 
 /// `--cgroup-root`: restore the tree into the new container's cgroup, not
@@ -421,4 +456,53 @@ fn external_namespace_args(spec: &Spec) -> Result<(Vec<OsString>, Vec<OwnedFd>)>
         files.push(fd);
     }
     Ok((args, files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(dest: &str, kind: MountKind) -> MountEntry {
+        MountEntry {
+            index: 0,
+            destination: dest.into(),
+            kind,
+            options: Default::default(),
+            id_mappings: None,
+        }
+    }
+
+    fn bind(dest: &str, source: &str) -> MountEntry {
+        entry(
+            dest,
+            MountKind::Bind {
+                source: source.into(),
+            },
+        )
+    }
+
+    #[test]
+    fn nested_mount_points_belong_to_the_deepest_earlier_bind() {
+        let tmpfs = MountKind::Filesystem {
+            fstype: "tmpfs".into(),
+            source: "tmpfs".into(),
+        };
+        let earlier = vec![
+            bind("/data", "/srv/data"),
+            entry("/data/t", tmpfs),
+            bind("/data/b", "/srv/b"),
+        ];
+        assert_eq!(
+            enclosing_bind(&earlier, Path::new("/data/b/c")),
+            Some((Path::new("/srv/b"), Path::new("c")))
+        );
+        assert_eq!(
+            enclosing_bind(&earlier, Path::new("/data/x/y")),
+            Some((Path::new("/srv/data"), Path::new("x/y")))
+        );
+        // Not nested: the bind itself, a sibling, a path sharing a prefix.
+        assert_eq!(enclosing_bind(&earlier, Path::new("/data")), None);
+        assert_eq!(enclosing_bind(&earlier, Path::new("/other")), None);
+        assert_eq!(enclosing_bind(&earlier, Path::new("/database")), None);
+    }
 }
