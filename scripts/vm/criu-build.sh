@@ -39,7 +39,16 @@ command -v cc >/dev/null || die "cc not found; install build-essential (scripts/
 
 # qemu, the kernel, base.cpio and nook.cpio (cached there). Its own initrd
 # keeps the cgroup test script; ours replaces /test.sh in a later archive.
-"$here/build.sh" "$nook" >/dev/null
+# Exit 77 (integration/checkpoint_vm.rs skips) when the kernel or qemu
+# cannot be fetched; any other failure is an error.
+CANNOT_FETCH=77
+if ! "$here/build.sh" "$nook" >/dev/null; then
+    if [ ! -s "$VM_DIR/vmlinux" ] || [ ! -x "$VM_DIR/qemu/usr/bin/qemu-system-x86_64" ]; then
+        echo "$0: cannot obtain the VM's kernel or qemu (see above)" >&2
+        exit $CANNOT_FETCH
+    fi
+    die "scripts/vm/build.sh failed"
+fi
 vm_dir=$(cd "$VM_DIR" && pwd)
 
 # The packages whose files go into criu.cpio: the programs, and the
@@ -69,7 +78,10 @@ modules=(
 download() { # PACKAGE...
     (cd "$vm_dir/debs" && apt-get download -q "$@" 2>&1 | grep -v -e '^W: Download is performed unsandboxed' >&2 || true)
     for p in "$@"; do
-        ls "$vm_dir/debs/${p}"_*.deb >/dev/null 2>&1 || die "apt-get download $p failed (run apt-get update?)"
+        if ! ls "$vm_dir/debs/${p}"_*.deb >/dev/null 2>&1; then
+            echo "$0: apt-get download $p failed (run apt-get update?)" >&2
+            exit $CANNOT_FETCH
+        fi
     done
 }
 
