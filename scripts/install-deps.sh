@@ -69,3 +69,8 @@ else
         sh -s -- -y --profile minimal --default-toolchain stable --component clippy,rustfmt
     echo "Rust installed in $HOME/.cargo; run: . \"\$HOME/.cargo/env\""
 fi
+
+# CRIU for checkpoint/restore (nook checkpoint/restore, integration/checkpoint.rs):
+# Debian 12's criu fails on newer kernels, so trixie's is unpacked under
+# /opt/nook-criu with its own loader (see the script).
+"$(dirname "$0")/criu-host.sh"

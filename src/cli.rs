@@ -46,8 +46,8 @@ pub struct GlobalOpts {
     /// writes a rootless config.
     #[arg(long, global = true, value_name = "VALUE", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub rootless: Option<String>,
-    /// Path to the criu binary (checkpoint/restore).
-    #[arg(long, global = true, value_name = "PATH", hide = true)]
+    /// Path to the criu binary for checkpoint and restore (default: criu from PATH).
+    #[arg(long, global = true, value_name = "PATH")]
     pub criu: Option<PathBuf>,
 }
 
@@ -89,6 +89,10 @@ pub enum Command {
     Events(EventsArgs),
     /// List the processes of a container.
     Ps(PsArgs),
+    /// Checkpoint a running container with CRIU.
+    Checkpoint(Box<CheckpointArgs>),
+    /// Restore a container from a CRIU checkpoint.
+    Restore(Box<RestoreArgs>),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -362,4 +366,95 @@ pub struct ExecArgs {
     /// The command and its arguments.
     #[arg(value_name = "COMMAND", allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+/// CRIU options `checkpoint` and `restore` share (runc 1.1's flags).
+#[derive(Debug, Clone, Args)]
+pub struct CriuFlags {
+    /// Directory of the CRIU image files (default: ./checkpoint).
+    #[arg(long = "image-path", value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Directory for CRIU's work files and log (default: the image path).
+    #[arg(long = "work-path", value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections.
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets.
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs (a process whose session is outside the container).
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks.
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Cgroups mode: soft (default), full, strict or ignore.
+    #[arg(long = "manage-cgroups-mode", value_name = "MODE")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Namespace to create but not restore the properties of (network).
+    #[arg(long = "empty-ns", value_name = "NS")]
+    pub empty_ns: Option<String>,
+    /// Deduplicate memory images automatically.
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    /// Use userfaultfd to restore memory pages lazily.
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckpointArgs {
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub criu: CriuFlags,
+    /// Images of a previous pre-dump (relative to the image path, or absolute).
+    #[arg(long = "parent-path", value_name = "DIR")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Dump only the memory (the container keeps running); for a later
+    /// checkpoint with --parent-path.
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// ADDRESS:PORT of a CRIU page server to send the memory pages to.
+    #[arg(long = "page-server", value_name = "ADDRESS:PORT")]
+    pub page_server: Option<String>,
+    /// File descriptor CRIU writes \0 to once lazy pages are ready.
+    #[arg(long = "status-fd", value_name = "FD", default_value_t = -1, allow_negative_numbers = true)]
+    pub status_fd: i32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    #[arg(value_name = "CONTAINER_ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub criu: CriuFlags,
+    /// Path to the bundle (directory with config.json); default: the current directory.
+    #[arg(short = 'b', long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// Unix socket path to which the pty master of a terminal container is sent.
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Return once the container is restored.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Write the restored init's pid to FILE.
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not become a subreaper for the container's processes.
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Accepted for runc compatibility (CRIU sets up the root itself).
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// LSM profile for the restored processes, TYPE:NAME.
+    #[arg(long = "lsm-profile", value_name = "TYPE:NAME")]
+    pub lsm_profile: Option<String>,
+    /// LSM mount context for the restored mounts.
+    #[arg(long = "lsm-mount-context", value_name = "CONTEXT")]
+    pub lsm_mount_context: Option<String>,
 }

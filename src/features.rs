@@ -27,6 +27,8 @@ pub fn features() -> Value {
         "potentiallyUnsafeConfigAnnotations": [crate::desktop::annotations::PREFIX],
         "annotations": {
             "run.nook.version": env!("CARGO_PKG_VERSION"),
+            // As runc's org.opencontainers.runc.checkpoint.enabled.
+            "run.nook.checkpoint.enabled": "true",
             "run.nook.commit": option_env!("NOOK_COMMIT").unwrap_or("unknown")
         }
     })

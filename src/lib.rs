@@ -4,6 +4,7 @@
 //! everything else is library code that a reader can find by concern.
 
 pub mod cgroups;
+pub mod checkpoint;
 pub mod cli;
 pub mod cloned_binary;
 pub mod commands;

@@ -1,6 +1,7 @@
 //! One module per subcommand. Commands are thin: they read arguments,
 //! call the library and print.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -10,6 +11,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod run;
 mod spec;
 mod start;
@@ -44,6 +46,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Resume(a)) => pause::resume(g, &a.id).map(|_| 0),
         Some(Command::Events(a)) => events::run(g, &a).map(|_| 0),
         Some(Command::Ps(a)) => ps::run(g, &a).map(|_| 0),
+        Some(Command::Checkpoint(a)) => checkpoint::run(g, &a).map(|_| 0),
+        Some(Command::Restore(a)) => restore::run(g, &a),
     }
 }
 

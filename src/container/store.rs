@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// Where `restore` binds the rootfs for criu (see checkpoint/restore.rs).
+pub const CRIU_ROOT_DIR: &str = "criu-root";
 
 /// The default --root: /run/nook for root, $XDG_RUNTIME_DIR/nook otherwise.
 /// As runc: root of a user namespace (rootless Podman runs its runtime as
@@ -332,6 +334,19 @@ impl Container {
 
     /// Remove the container directory and everything in it.
     pub fn remove(&self) -> Result<()> {
+        // A restore killed half-way may have left the rootfs bound at
+        // criu-root: detach it first, or the removal would descend into the
+        // rootfs and delete its files.
+        let criu_root = self.dir.join(CRIU_ROOT_DIR);
+        if criu_root.exists() {
+            let _ = nix::mount::umount2(&criu_root, nix::mount::MntFlags::MNT_DETACH);
+            if std::fs::remove_dir(&criu_root).is_err() {
+                bail!(
+                    "cannot remove {}: still a mount point or not empty",
+                    criu_root.display()
+                );
+            }
+        }
         match fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),

@@ -11,4 +11,5 @@ mod parent;
 pub mod protocol;
 
 pub use exec::{exec, ExecRequest};
+pub(crate) use parent::write_pid_file;
 pub use parent::{create, CreateRequest, Created};

@@ -18,6 +18,7 @@
 
 pub mod bind;
 pub mod cgroup_mount;
+pub mod dev_null_stdio;
 pub mod devices;
 pub mod filesystem;
 pub mod idmap;
@@ -129,6 +130,9 @@ pub fn pivot(rootfs: &Path, opts: &RootfsOptions) -> Result<()> {
 pub fn finalize(spec: &Spec, opts: &RootfsOptions) -> Result<()> {
     let root = Root::open(Path::new("/"))?;
     let entries = validate_mounts(spec, &opts.bundle)?;
+    if needs_dev_setup(&entries) {
+        dev_null_stdio::reopen_dev_null_stdio()?;
+    }
     readonly::apply_deferred_read_only(&root, &entries)?;
     if spec
         .root()
