@@ -94,8 +94,10 @@ pack() { # DIR OUT (as build.sh: reproducible newc archive, root-owned, 512-byte
     mv "$2.tmp" "$2"
 }
 
+# The files' contents only: the same script run by another path (relative,
+# absolute) must not look changed.
 inputs_key() { # FILE...
-    sha256sum "$@" | sha256sum | cut -d' ' -f1
+    sha256sum "$@" | cut -d' ' -f1 | sha256sum | cut -d' ' -f1
 }
 
 # --- criu.cpio -------------------------------------------------------------
