@@ -28,7 +28,8 @@
 #   bind-*                a bind mount of a VM directory at /data, where the
 #                         counter writes: restored with the mount in place
 # Then timings: ROUNDS rounds, the runtimes interleaved, of checkpoint,
-# restore, pre-dump and final dump, in ms from /proc/uptime (10 ms steps).
+# restore, pre-dump and final dump, in ms from /proc/uptime (10 ms steps),
+# and of one `state` (what the runtime itself costs to start).
 #
 # Prints "ok RUNTIME CHECK DETAIL" / "not ok RUNTIME CHECK DETAIL" lines and
 # "time RUNTIME OPERATION MS" lines. Exits 1 if any check failed for any
@@ -60,7 +61,7 @@ report() { # ok|not-ok RUNTIME NAME DETAIL...
 }
 
 # Milliseconds since boot (10 ms steps: /proc/uptime has two decimals).
-now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+now_ms() { awk '{ printf "%d", $1 * 1000 + 0.5 }' /proc/uptime; }
 
 # The last lines of FILE on one line, for a report.
 tail_of() { # FILE [N]
@@ -503,6 +504,9 @@ time_round() { # RUNTIME ROUND
     write_config "$bundle" "$(counter_args "$file")" "$cgpath"
     if run_detached "$rt" "$bundle" "$id" "$dir/run.out"; then
         wait_lines "/rootfs$file" 5
+        # The runtime's own start-up cost, for comparison: one `state`.
+        _t0=$(now_ms)
+        rt_do "$rt" state "$id" >/dev/null 2>&1 && echo "time $rt state $(($(now_ms) - _t0))"
         checkpoint "$rt" "$id" "$dir" image "time-checkpoint-$2" && echo "time $rt checkpoint $LAST_MS"
         [ -n "$LAST_MS" ] && restore "$rt" "$id" "$bundle" "$dir" image "time-restore-$2" &&
             echo "time $rt restore $LAST_MS"
@@ -521,7 +525,7 @@ time_round() { # RUNTIME ROUND
 # "timing RUNTIME OP: a b c ms (median m)" from the "time" lines in FILE.
 summarize_times() { # FILE
     for rt in $RUNTIMES; do
-        for op in checkpoint restore pre-dump final-dump restore-after-pre-dump; do
+        for op in state checkpoint restore pre-dump final-dump restore-after-pre-dump; do
             awk -v rt="$rt" -v op="$op" '
                 $1 == "time" && $2 == rt && $3 == op { v[n++] = $4 }
                 END {
