@@ -71,9 +71,11 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     let spec = &req.bundle.spec;
     let listen_fds = crate::linux::fds::listen_fds_from_env();
     let plan = namespaces::plan(spec)?;
+    crate::timing::mark("create: seccomp prepare");
     // Compiled (or read from the cache) before anything exists, so a bad
     // profile leaves nothing behind; the init inherits the program.
     let seccomp = crate::seccomp::prepare(spec, &req.root.path)?;
+    crate::timing::mark("create: reserve");
     if let Some(p) = spec.process() {
         for w in crate::linux::capabilities::warnings(p.capabilities().as_ref()) {
             // runc's own default spec lists ambient caps without inheritable
@@ -125,6 +127,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     // Written before anything else exists, so `delete --force` can clean up
     // after a create that was killed half-way.
     container.save()?;
+    crate::timing::mark("create: fifo");
     crate::fault::point(crate::fault::CREATE_STATE_SAVED);
 
     let fifo = container.exec_fifo();
@@ -144,7 +147,9 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     )
     .with_context(|| format!("cannot open {}", dir.display()))?;
 
+    crate::timing::mark("create: cgroup manager");
     let cgroup = cgroups::manager_for_create(&cgroup_spec, spec)?;
+    crate::timing::mark("create: clone");
     let (parent_end, init_end) = channel_pair()?;
 
     let child = clone_process(plan.clone_flags)?;
@@ -176,6 +181,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     drop(init_end);
     drop(state_dir);
     cleanup.pids.push(child);
+    crate::timing::mark("create: cgroup apply");
     crate::fault::point(crate::fault::CREATE_CLONED);
 
     if plan.clone_flags.contains(CloneFlags::CLONE_NEWUSER) {
@@ -198,6 +204,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     }
     crate::fault::point(crate::fault::CREATE_CGROUP_SET);
     parent_end.send(&Msg::Go)?;
+    crate::timing::mark("create: sent Go");
 
     let mut init_pid = child;
     loop {
@@ -234,6 +241,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
                 parent_end.send(&Msg::HooksDone)?;
             }
             Some(Msg::Ready) => {
+                crate::timing::mark("create: init ready");
                 crate::fault::point(crate::fault::CREATE_INIT_READY);
                 break;
             }
@@ -254,6 +262,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     container.state.pid = init_pid;
     container.state.pid_start_time = start_time;
     container.save()?;
+    crate::timing::mark("create: state saved");
     crate::fault::point(crate::fault::CREATE_DONE);
     if let Some(path) = &req.pid_file {
         write_pid_file(path, init_pid)?;
