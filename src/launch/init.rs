@@ -35,6 +35,8 @@ pub struct InitContext<'a> {
     pub listen_fds: u32,
     /// linux.seccomp, compiled by the runtime before the clone.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The cgroups the init joins by itself (the runtime did not move it).
+    pub cgroup_self_join: Option<&'a crate::cgroups::SelfJoin>,
 }
 
 /// Run the init; never returns.
@@ -64,6 +66,11 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     // is cleared only now, before any namespace is joined.
     ctx.channel.expect(&Msg::Go)?;
     crate::timing::mark("init: got Go");
+    // First of all, so everything the init does happens in its cgroup
+    // (after Go, so that an error reaches a parent that is listening).
+    if let Some(join) = ctx.cgroup_self_join {
+        join.join_v1_hierarchies()?;
+    }
     // Non-dumpable until the user program's execve resets it: a process in
     // the container (sharing its pid namespace, or joined later) cannot
     // ptrace the init or open its /proc/PID/{exe,mem,fd} while the runtime's
