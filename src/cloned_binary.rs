@@ -46,9 +46,6 @@ const REEXEC_MARKER: &str = "_NOOK_REEXECUTED";
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
-/// statfs f_type of overlayfs (linux/magic.h).
-const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
-
 /// Whether `file` is a memfd carrying every seal in [`SEALS`].
 fn is_sealed_copy(file: &File) -> bool {
     // SAFETY: F_GET_SEALS takes no argument and only returns an integer;
@@ -61,7 +58,7 @@ fn is_sealed_copy(file: &File) -> bool {
 fn is_read_only_overlay(file: &File) -> bool {
     match nix::sys::statfs::fstatfs(file) {
         Ok(st) => {
-            st.filesystem_type().0 as i64 == OVERLAYFS_SUPER_MAGIC
+            st.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC
                 && nix::sys::statvfs::fstatvfs(file)
                     .is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
         }
