@@ -85,6 +85,12 @@ pub trait Manager {
     fn prepare_self_join(&self, _child_has_host_creds: bool) -> Result<Option<SelfJoin>> {
         Ok(None)
     }
+    /// `exec`'s fast way in, instead of `enter`: how a process cloned with
+    /// the runtime's credentials joins the container's existing cgroup (or
+    /// the `exec --cgroup` sub-cgroups) by itself. None: use `enter`.
+    fn prepare_self_enter(&self, _sub: &SubCgroups) -> Result<Option<SelfJoin>> {
+        Ok(None)
+    }
 }
 
 /// Build the manager for a container from its stored spec, for this host.

@@ -95,6 +95,25 @@ impl V1Manager {
         fs::write(&dir.path, "cgroup.procs", &pid.to_string())
     }
 
+    /// Where `exec` joins in each hierarchy: the container's cgroup, or the
+    /// `exec --cgroup` sub-cgroup given for that hierarchy.
+    fn enter_paths(&self, sub: &SubCgroups) -> Result<Vec<(&HierarchyDir, PathBuf)>> {
+        for controller in sub.controllers() {
+            if self.dir_of(controller).is_none() {
+                bail!("--cgroup {controller}:...: unknown controller {controller} (not mounted on this host)");
+            }
+        }
+        let mut paths = Vec::new();
+        for dir in &self.dirs {
+            let path = match sub.for_hierarchy(&dir.hierarchy.controllers) {
+                Some(s) => super::sub::join_sub(&dir.path, s)?,
+                None => dir.path.clone(),
+            };
+            paths.push((dir, path));
+        }
+        Ok(paths)
+    }
+
     /// Create the container's cgroup in one hierarchy (a new cpuset level
     /// gets its parent's cpus and mems, or nothing could join it).
     fn create(dir: &HierarchyDir) -> Result<()> {
@@ -140,6 +159,21 @@ impl Manager for V1Manager {
                 join.clone_into = Some(super::self_join::open_cgroup_dir(&dir.path)?);
             } else {
                 join.tasks_dirs.push(dir.path.clone());
+            }
+        }
+        Ok(Some(join))
+    }
+
+    fn prepare_self_enter(&self, sub: &SubCgroups) -> Result<Option<SelfJoin>> {
+        if self.rootless {
+            return Ok(None);
+        }
+        let mut join = SelfJoin::default();
+        for (dir, path) in self.enter_paths(sub)? {
+            if dir.hierarchy.is_unified() {
+                join.clone_into = Some(super::self_join::open_cgroup_dir(&path)?);
+            } else {
+                join.tasks_dirs.push(path);
             }
         }
         Ok(Some(join))

@@ -219,6 +219,20 @@ impl Manager for V2Manager {
         }))
     }
 
+    fn prepare_self_enter(&self, sub: &SubCgroups) -> Result<Option<SelfJoin>> {
+        if self.rootless {
+            return Ok(None);
+        }
+        let dir = match sub.for_unified()? {
+            Some(s) => super::sub::join_sub(&self.path, s)?,
+            None => self.existing_path()?.to_path_buf(),
+        };
+        Ok(Some(SelfJoin {
+            clone_into: Some(super::self_join::open_cgroup_dir(&dir)?),
+            tasks_dirs: Vec::new(),
+        }))
+    }
+
     fn enter(&self, pid: i32, sub: &SubCgroups) -> Result<()> {
         let dir = match sub.for_unified()? {
             Some(s) => super::sub::join_sub(&self.path, s)?,
