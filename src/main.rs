@@ -5,6 +5,7 @@ use clap::Parser;
 use nook::cli::{Cli, Command};
 
 fn main() {
+    nook::timing::mark("main");
     let cli = Cli::parse();
     nook::logging::init(&cli.global);
     // Commands that put a nook process into a container run from a sealed
@@ -18,6 +19,7 @@ fn main() {
             std::process::exit(1);
         }
     }
+    nook::timing::mark("dispatch");
     let code = match nook::commands::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -25,5 +27,6 @@ fn main() {
             1
         }
     };
+    nook::timing::mark("exit");
     std::process::exit(code);
 }
