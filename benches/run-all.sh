@@ -101,7 +101,10 @@ cleanup() {
     findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r umount -l 2>/dev/null
     rm -rf "$work"
 }
-cgroup_name=nook-bench-$$-$RANDOM
+# Container ids and the engines' top-level cgroup carry a tag of this run:
+# without a cgroupsPath the runtimes name cgroups after the id.
+tag=nb$RANDOM$RANDOM
+cgroup_name=nook-bench-$tag
 trap cleanup EXIT
 
 controllers=/sys/fs/cgroup/unified/cgroup.controllers
@@ -196,7 +199,7 @@ for rt in "${runtimes[@]}"; do
         continue
     fi
     mapfile -t a < <(rt_args "$rt")
-    if "$probe" lifecycle "${a[@]}" "$work/bundles/plain-$rt" "probe-$rt" >/dev/null 2>"$work/err"; then
+    if "$probe" lifecycle "${a[@]}" "$work/bundles/plain-$rt" "$tag-probe-$rt" >/dev/null 2>"$work/err"; then
         active+=("$rt")
     else
         echo "skipping $rt: it failed the probe: $(head -c 300 "$work/err")" >&2
@@ -298,7 +301,7 @@ EOF
 }
 podman_args() { # RUNTIME ID: the podman command line of one `run --rm`
     printf '%s\n' env "${podman_env[@]}" podman --runtime "${binary[$1]}" run --rm \
-        --cgroup-parent "/$cgroup_name" --name "bench-$2" localhost/nook-bench /bin/true
+        --cgroup-parent "/$cgroup_name" --name "$tag-$2" localhost/nook-bench /bin/true
 }
 podman_run() { mapfile -t a < <(podman_args "$@"); "${a[@]}"; }
 
@@ -350,7 +353,7 @@ EOF
 ctr_args() { # RUNTIME ID: the ctr command line of one `run --rm`
     printf '%s\n' ctr --address "$work/containerd/containerd.sock" --namespace "$cgroup_name" \
         run --rm --runtime io.containerd.runc.v2 --runc-binary "${binary[$1]}" \
-        --runc-root "$work/containerd/runc-root-$1" "$ctr_image" "bench-$2" /bin/true
+        --runc-root "$work/containerd/runc-root-$1" "$ctr_image" "$tag-$2" /bin/true
 }
 ctr_run() { mapfile -t a < <(ctr_args "$@"); "${a[@]}"; }
 ctr_cleanup() {
@@ -368,7 +371,7 @@ wants ctr && ctr_setup
 if wants exec; then
     for rt in "${active[@]}"; do
         rt_root=$work/state-$rt
-        "${binary[$rt]}" --root "$rt_root" run --detach --bundle "$work/bundles/exec-$rt" "exec-$rt" \
+        "${binary[$rt]}" --root "$rt_root" run --detach --bundle "$work/bundles/exec-$rt" "$tag-exec-$rt" \
             </dev/null >/dev/null 2>"$work/err" ||
             { echo "$rt: cannot start the exec target: $(head -c 300 "$work/err")" >&2; exit 1; }
     done
@@ -380,7 +383,7 @@ fi
 if [ -z "${BENCH_QUICK:-}" ]; then
     for rt in "${active[@]}"; do
         mapfile -t a < <(rt_args "$rt")
-        "$probe" lifecycle "${a[@]}" "$work/bundles/seccomp-$rt" "warm-$rt" >/dev/null 2>&1 || true
+        "$probe" lifecycle "${a[@]}" "$work/bundles/seccomp-$rt" "$tag-warm-$rt" >/dev/null 2>&1 || true
     done
 fi
 
@@ -390,23 +393,23 @@ one_round() { # ROUND
     for rt in "${active[@]}"; do
         mapfile -t a < <(rt_args "$rt")
         if wants lifecycle; then
-            measure lifecycle "$rt" lifecycle "${a[@]}" "$work/bundles/plain-$rt" "l-$i"
+            measure lifecycle "$rt" lifecycle "${a[@]}" "$work/bundles/plain-$rt" "$tag-l-$i"
         fi
         if wants run; then
-            measure run "$rt" run "${a[@]}" "$work/bundles/plain-$rt" "r-$i"
+            measure run "$rt" run "${a[@]}" "$work/bundles/plain-$rt" "$tag-r-$i"
         fi
         if wants exec; then
-            measure exec "$rt" exec "${a[@]}" "exec-$rt"
+            measure exec "$rt" exec "${a[@]}" "$tag-exec-$rt"
         fi
         if wants seccomp; then
-            measure seccomp-lifecycle "$rt" lifecycle "${a[@]}" "$work/bundles/seccomp-$rt" "sl-$i"
-            measure seccomp-run "$rt" run "${a[@]}" "$work/bundles/seccomp-$rt" "sr-$i"
+            measure seccomp-lifecycle "$rt" lifecycle "${a[@]}" "$work/bundles/seccomp-$rt" "$tag-sl-$i"
+            measure seccomp-run "$rt" run "${a[@]}" "$work/bundles/seccomp-$rt" "$tag-sr-$i"
         fi
         if wants desktop && [ -z "${unavailable[desktop]:-}" ]; then
             local desktop_bundle=desktop-binds-$rt
             [ "$rt" = nook ] && desktop_bundle=desktop-annotations
-            measure desktop "$rt" lifecycle "${a[@]}" "$work/bundles/$desktop_bundle" "d-$i"
-            measure desktop-binds "$rt" lifecycle "${a[@]}" "$work/bundles/desktop-binds-$rt" "db-$i"
+            measure desktop "$rt" lifecycle "${a[@]}" "$work/bundles/$desktop_bundle" "$tag-d-$i"
+            measure desktop-binds "$rt" lifecycle "${a[@]}" "$work/bundles/desktop-binds-$rt" "$tag-db-$i"
         fi
         if wants podman && [ -z "${unavailable[podman]:-}" ]; then
             mapfile -t c < <(podman_args "$rt" "$i")
@@ -431,7 +434,7 @@ if wants seccomp && [[ " ${active[*]} " == *" nook "* ]]; then
     mapfile -t a < <(rt_args nook)
     for ((i = 0; i < rounds; i++)); do
         rm -rf "$work/state-nook/@seccomp-cache"
-        measure seccomp-cold nook lifecycle "${a[@]}" "$work/bundles/seccomp-nook" "sc-$i"
+        measure seccomp-cold nook lifecycle "${a[@]}" "$work/bundles/seccomp-nook" "$tag-sc-$i"
     done
 fi
 
@@ -441,7 +444,7 @@ if wants concurrent; then
         for ((i = 0; i < conc_rounds; i++)); do
             for rt in "${active[@]}"; do
                 mapfile -t a < <(rt_args "$rt")
-                if ! line=$("$probe" concurrent "$n" "${a[@]}" "$work/bundles/plain-$rt" "c$n-$i" \
+                if ! line=$("$probe" concurrent "$n" "${a[@]}" "$work/bundles/plain-$rt" "$tag-c$n-$i" \
                     2>"$work/err"); then
                     echo "$rt failed $n concurrent lifecycles: $(head -c 600 "$work/err")" >&2
                     exit 1
