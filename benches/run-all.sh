@@ -7,7 +7,7 @@
 #   benches/run-all.sh [NOOK_BINARY]
 #
 # Environment:
-#   ROUNDS          rounds of each single-container scenario (default 10)
+#   ROUNDS          rounds of each single-container scenario (default 20)
 #   CONC_ROUNDS     rounds of each concurrent scenario (default 2)
 #   CONCURRENCY     concurrent lifecycles per batch (default "16 64")
 #   BENCH_QUICK=1   smoke check: ROUNDS=1 CONC_ROUNDS=1, no warm-up
@@ -47,7 +47,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
     rounds=${ROUNDS:-1}
     conc_rounds=${CONC_ROUNDS:-1}
 else
-    rounds=${ROUNDS:-10}
+    rounds=${ROUNDS:-20}
     conc_rounds=${CONC_ROUNDS:-2}
 fi
 read -r -a concurrency <<<"${CONCURRENCY:-16 64}"
@@ -177,17 +177,30 @@ done
 
 # --------------------------------------------------------- measuring
 # measure SCENARIO RUNTIME ARGS...: one bench-probe call; its numbers
-# appended to res/SCENARIO.RUNTIME. A failure stops the bench, with the
-# runtime's error.
+# appended to res/SCENARIO.RUNTIME. A failed call is counted, its error
+# kept for the report, and tried again (twice at most): a runtime's
+# transient failure is a finding, not a reason to lose the run. A third
+# failure in a row stops the bench.
+declare -A failures=()
 measure() {
     local sc=$1 rt=$2
     shift 2
-    local line
-    if ! line=$("$probe" "$@" 2>"$work/err"); then
-        echo "$rt failed in scenario $sc: $(head -c 600 "$work/err")" >&2
-        exit 1
-    fi
-    printf '%s\n' "$line" >>"$work/res/$sc.$rt"
+    local line attempt
+    for attempt in 1 2 3; do
+        if line=$("$probe" "$@" 2>"$work/err"); then
+            printf '%s\n' "$line" >>"$work/res/$sc.$rt"
+            return 0
+        fi
+        failures[$rt $sc]=$((${failures[$rt $sc]:-0} + 1))
+        printf '%s %s: %s\n' "$rt" "$sc" "$(head -c 300 "$work/err")" >>"$work/failures"
+        # What a failed lifecycle or run left behind: its container, by id
+        # (the last argument).
+        case $1 in lifecycle | run)
+            "${binary[$rt]}" --root "$work/state-$rt" delete --force "${!#}" >/dev/null 2>&1 || true ;;
+        esac
+    done
+    echo "$rt failed 3 times in a row in scenario $sc: $(head -c 600 "$work/err")" >&2
+    exit 1
 }
 rt_args() { printf '%s\n' "${binary[$1]}" "$work/state-$1"; }
 
@@ -598,6 +611,11 @@ if wants floor && wants lifecycle; then
         [ -n "$p" ] && awk -v r="$rt" -v f="$f" -v p="$p" \
             'BEGIN { printf "lifecycle above the kernel floor: %s %.1f ms (%.1fx the floor)\n", r, p - f, p / f }'
     done
+fi
+if [ -s "$work/failures" ]; then
+    echo "failed calls (retried; their times are not in the table):"
+    for key in "${!failures[@]}"; do echo "  $key: ${failures[$key]}"; done
+    sort "$work/failures" | uniq -c | sort -rn | head -n 5 | sed 's/^/  /'
 fi
 if wants podman; then
     echo "* podman rows: CPU and RSS of podman, conmon and the runtime together."
