@@ -10,7 +10,7 @@
 #   ROUNDS          rounds of each single-container scenario (default 20)
 #   CONC_ROUNDS     rounds of each concurrent scenario (default 2)
 #   CONCURRENCY     concurrent lifecycles per batch (default "16 64")
-#   BENCH_QUICK=1   smoke check: ROUNDS=1 CONC_ROUNDS=1, no warm-up
+#   BENCH_QUICK=1   smoke check: ROUNDS=1 CONC_ROUNDS=1
 #   BENCH_BIN_DIR   where nook and examples/{bench-probe,kernel-floor} are
 #                   (default target/release; `make bench` builds them)
 #   SCENARIOS       which to run (default: all of
@@ -393,12 +393,10 @@ fi
 # Warm-up, untimed: page cache, nook's seccomp cache (every nook create
 # after this one is a cache hit; the "seccomp cold" line below measures the
 # compile itself).
-if [ -z "${BENCH_QUICK:-}" ]; then
-    for rt in "${active[@]}"; do
-        mapfile -t a < <(rt_args "$rt")
-        "$probe" lifecycle "${a[@]}" "$work/bundles/seccomp-$rt" "$tag-warm-$rt" >/dev/null 2>&1 || true
-    done
-fi
+for rt in "${active[@]}"; do
+    mapfile -t a < <(rt_args "$rt")
+    "$probe" lifecycle "${a[@]}" "$work/bundles/seccomp-$rt" "$tag-warm-$rt" >/dev/null 2>&1 || true
+done
 
 # -------------------------------------------------------- the rounds
 one_round() { # ROUND
@@ -592,17 +590,24 @@ fi
 # own cost, and how far each runtime is above the kernel floor.
 median_of() { [ -s "$work/res/$1" ] && stats "$work/res/$1" "$2" 1000 | cut -d' ' -f1; }
 echo
+# delta NAME A B: "NAME +x ms wall, +y ms CPU" between the medians of
+# res/A and res/B (wall drifts with the machine's load; CPU much less).
+delta() {
+    local w1 w2 c1 c2
+    w1=$(median_of "$2" 1) w2=$(median_of "$3" 1) c1=$(median_of "$2" 2) c2=$(median_of "$3" 2)
+    [ -n "$w1" ] && [ -n "$w2" ] || return 0
+    awk -v n="$1" -v a="$w1" -v b="$w2" -v c="$c1" -v d="$c2" \
+        'BEGIN { printf "%s %+.1f ms wall, %+.1f ms CPU\n", n, a - b, c - d }'
+}
 if wants seccomp && wants lifecycle; then
     for rt in "${active[@]}"; do
-        s=$(median_of "seccomp-lifecycle.$rt" 1) p=$(median_of "lifecycle.$rt" 1)
-        [ -n "$s" ] && [ -n "$p" ] && awk -v r="$rt" -v s="$s" -v p="$p" \
-            'BEGIN { printf "seccomp profile adds (lifecycle wall, medians): %s %+.1f ms\n", r, s - p }'
+        delta "seccomp profile adds to $rt's lifecycle (medians):" \
+            "seccomp-lifecycle.$rt" "lifecycle.$rt"
     done
 fi
 if wants desktop && [ -z "${unavailable[desktop]:-}" ]; then
-    s=$(median_of desktop.nook 1) p=$(median_of desktop-binds.nook 1)
-    [ -n "$s" ] && [ -n "$p" ] && awk -v s="$s" -v p="$p" \
-        'BEGIN { printf "desktop annotations cost nook %+.1f ms over the same plain binds (proxy start included)\n", s - p }'
+    delta "desktop annotations cost nook, over the same plain binds (proxy start included):" \
+        desktop.nook desktop-binds.nook
 fi
 if wants floor && wants lifecycle; then
     f=$(median_of floor.floor 1)
