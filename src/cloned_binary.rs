@@ -217,11 +217,22 @@ fn sealed_copy(exe: &File) -> Result<OwnedFd> {
         }
         left -= n as u64;
     }
-    // SAFETY: F_ADD_SEALS takes an integer argument; no memory is passed.
-    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("seal the memfd copy of nook");
+    // The kernel refuses F_SEAL_WRITE with EBUSY while any page of the
+    // memfd is still pinned, which the just-finished copy can leave for a
+    // moment on a loaded machine (seen once under `make bench`): retry.
+    let mut attempts = 0;
+    loop {
+        // SAFETY: F_ADD_SEALS takes an integer argument; no memory is passed.
+        if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } == 0 {
+            return Ok(copy);
+        }
+        let err = std::io::Error::last_os_error();
+        attempts += 1;
+        if err.raw_os_error() != Some(libc::EBUSY) || attempts >= 50 {
+            return Err(err).context("seal the memfd copy of nook");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    Ok(copy)
 }
 
 #[cfg(test)]
