@@ -3,7 +3,8 @@
 #
 #   make demo    install deps, build nook, run a busybox container
 #   make test    the whole test suite (what .ci/run runs)
-#   make bench   nook vs runc vs crun, create+start+wait+delete and run
+#   make bench   nook vs runc vs crun: the whole-process suite (benches/run-all.sh;
+#                ROUNDS=N, BENCH_QUICK=1 for a smoke run); README "Benchmark"
 #   make man     render the man pages (and check they format cleanly)
 #   make fuzz    run each fuzz target for FUZZ_SECONDS (not part of make test)
 #   make stress-large  64 workers x 10 048 container lifecycles on one --root
@@ -63,8 +64,10 @@ man:
 		if [ -n "$$out" ]; then echo "$$page: $$out"; exit 1; fi; \
 	done; echo "man pages render cleanly"
 
-bench: release
-	benches/lifecycle.sh $(RELEASE_NOOK)
+# Release nook plus the suite's helpers (benches/tools/, cargo examples).
+bench:
+	$(CARGO) build --release --bin nook --example bench-probe --example kernel-floor
+	benches/run-all.sh $(RELEASE_NOOK)
 
 # libFuzzer targets in fuzz/ (its own cargo package), built by cargo-fuzz
 # on the nightly toolchain with debug assertions (integer overflow is a

@@ -15,7 +15,7 @@
 #            supervisor and waits until it listens) + fonts + icons
 # The session (weston headless, dbus-daemon) runs as SESSION_UID in a
 # private runtime dir and is stopped by pid at exit.
-# Runs in its own PID and mount namespaces (as benches/lifecycle.sh).
+# Runs in its own PID and mount namespaces (as benches/run-all.sh).
 # Needs root and the packages of scripts/install-deps.sh. Asserts nothing.
 set -euo pipefail
 

@@ -10,16 +10,36 @@
 //! descriptor, and once no process executes the binary any more reopen it
 //! for writing: the host's nook is replaced.
 //!
-//! The defence, as runc's: commands that put a nook process into a
-//! container (create, run, exec) first re-execute themselves from a sealed
-//! memfd copy of the binary. /proc/self/exe then names that copy, which the
-//! seals make impossible to write, and which is not the host's file anyway.
-//! A process already running from a sealed copy is not copied again.
+//! The defence: commands that put a nook process into a container (create,
+//! run, exec) first re-execute themselves from a copy of the binary that
+//! nobody can write. /proc/self/exe then names that copy, and a descriptor
+//! the container keeps of it can never be reopened for writing.
+//!
+//! The copy is, by preference, the binary seen through a private overlayfs:
+//! a detached mount (attached nowhere, so no path leads to it) whose only
+//! layers are the binary's directory and an empty tmpfs. An overlayfs without
+//! an upper layer is read-only in its superblock, not just in its mount
+//! flags, so no remount can make it writable; writing to one of its files
+//! fails with EROFS. Making it costs a few syscalls, where copying the 6 MB
+//! binary into memory cost about 5 ms per command. Where overlayfs is not
+//! available (no module, an old kernel refusing detached layers, a binary
+//! whose path is gone) the copy is a memfd with the bytes of the binary,
+//! sealed against writes.
+//!
+//! A process already running from a sealed memfd, or re-executed by us from
+//! a read-only overlayfs (marked by [`REEXEC_MARKER`] in its environment,
+//! which it removes at once), is not re-executed again.
 use anyhow::{bail, Context, Result};
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+
+/// Environment variable a re-executed nook finds, so it does not re-execute
+/// again. On its own it proves nothing: it is honoured only when the kernel
+/// confirms the binary sits on a read-only overlayfs (see [`is_read_only_overlay`]).
+const REEXEC_MARKER: &str = "_NOOK_REEXECUTED";
 
 /// The seals that make a memfd immutable: no writes, no size change, and no
 /// way to remove these seals.
@@ -34,21 +54,47 @@ fn is_sealed_copy(file: &File) -> bool {
     seals >= 0 && seals & SEALS == SEALS
 }
 
-/// Re-execute the running binary from a sealed memfd copy, unless it already
-/// runs from one. Returns only on error; on success the process image is
-/// replaced and `main` starts again with the same arguments and environment.
+/// Whether `file` lies on a read-only overlayfs.
+fn is_read_only_overlay(file: &File) -> bool {
+    match nix::sys::statfs::fstatfs(file) {
+        Ok(st) => {
+            st.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC
+                && nix::sys::statvfs::fstatvfs(file)
+                    .is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+        }
+        Err(_) => false,
+    }
+}
+
+/// Re-execute the running binary from a copy nobody can write, unless it
+/// already runs from one. Returns only on error; on success the process image
+/// is replaced and `main` starts again with the same arguments and environment.
 pub fn reexec_from_sealed_copy() -> Result<()> {
     let exe = File::open("/proc/self/exe").context("open /proc/self/exe")?;
-    if is_sealed_copy(&exe) {
+    let reexecuted = std::env::var_os(REEXEC_MARKER).is_some();
+    if reexecuted {
+        // Nothing started later (hooks, the container) must inherit it. The
+        // process is still single-threaded, so changing the environment is safe.
+        std::env::remove_var(REEXEC_MARKER);
+    }
+    if is_sealed_copy(&exe) || (reexecuted && is_read_only_overlay(&exe)) {
         return Ok(());
     }
-    let copy = sealed_copy(&exe)?;
+    let (copy, marker) = match read_only_overlay_view(&exe) {
+        Ok(fd) => (fd, true),
+        Err(e) => {
+            crate::logging::debug(&format!(
+                "no read-only overlayfs view of nook ({e:#}); copying it into a sealed memfd"
+            ));
+            (sealed_copy(&exe)?, false)
+        }
+    };
     drop(exe);
     let args: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()
         .context("an argument contains a NUL byte")?;
-    let env: Vec<CString> = std::env::vars_os()
+    let mut env: Vec<CString> = std::env::vars_os()
         .map(|(k, v)| {
             let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');
@@ -57,13 +103,16 @@ pub fn reexec_from_sealed_copy() -> Result<()> {
         })
         .collect::<Result<_, _>>()
         .context("an environment variable contains a NUL byte")?;
+    if marker {
+        env.push(CString::new(format!("{REEXEC_MARKER}=1")).context("marker")?);
+    }
     let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     envp.push(std::ptr::null());
     // SAFETY: execveat reads NUL-terminated strings from argv/envp, both
     // null-terminated arrays whose strings (`args`, `env`) outlive the call;
-    // the empty path with AT_EMPTY_PATH executes the memfd itself.
+    // the empty path with AT_EMPTY_PATH executes the file `copy` refers to.
     unsafe {
         libc::syscall(
             libc::SYS_execveat,
@@ -75,6 +124,57 @@ pub fn reexec_from_sealed_copy() -> Result<()> {
         )
     };
     Err(std::io::Error::last_os_error()).context("execute the sealed copy of nook")
+}
+
+/// An O_PATH descriptor of the running binary as seen through a new,
+/// detached, read-only overlayfs (see the module documentation). The layers
+/// are named by /proc/self/fd magic links, so no path needs escaping and the
+/// directory checked is the directory used.
+fn read_only_overlay_view(exe: &File) -> Result<OwnedFd> {
+    use crate::rootfs::sys::{new_detached_fs, proc_fd_path};
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::Mode;
+
+    let path = std::fs::read_link("/proc/self/exe").context("readlink /proc/self/exe")?;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        bail!("{}: no directory and file name", path.display());
+    };
+    let dir = nix::fcntl::open(
+        dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("open {}", dir.display()))?;
+    // The file under that name must still be the one we run (it may have
+    // been replaced or deleted since we started).
+    let named = nix::sys::stat::fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .with_context(|| format!("stat {}", path.display()))?;
+    let running = exe.metadata().context("stat /proc/self/exe")?;
+    if named.st_dev != running.dev() || named.st_ino != running.ino() {
+        bail!("{} is no longer the running binary", path.display());
+    }
+    // overlayfs wants two layers when there is no upper one: an empty,
+    // read-only tmpfs is the second.
+    let empty = new_detached_fs(c"tmpfs", &[], libc::MOUNT_ATTR_RDONLY)
+        .context("a detached empty tmpfs")?;
+    let lowerdir = format!(
+        "{}:{}",
+        proc_fd_path(dir.as_fd()),
+        proc_fd_path(empty.as_fd())
+    );
+    let overlay = new_detached_fs(
+        c"overlay",
+        &[(c"lowerdir", &lowerdir)],
+        libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV,
+    )
+    .context("a detached read-only overlayfs")?;
+    openat(
+        &overlay,
+        name,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("open {:?} in the overlayfs", name))
 }
 
 /// A memfd holding the bytes of `exe`, sealed against any change.
@@ -117,11 +217,22 @@ fn sealed_copy(exe: &File) -> Result<OwnedFd> {
         }
         left -= n as u64;
     }
-    // SAFETY: F_ADD_SEALS takes an integer argument; no memory is passed.
-    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("seal the memfd copy of nook");
+    // The kernel refuses F_SEAL_WRITE with EBUSY while any page of the
+    // memfd is still pinned, which the just-finished copy can leave for a
+    // moment on a loaded machine (seen once under `make bench`): retry.
+    let mut attempts = 0;
+    loop {
+        // SAFETY: F_ADD_SEALS takes an integer argument; no memory is passed.
+        if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } == 0 {
+            return Ok(copy);
+        }
+        let err = std::io::Error::last_os_error();
+        attempts += 1;
+        if err.raw_os_error() != Some(libc::EBUSY) || attempts >= 50 {
+            return Err(err).context("seal the memfd copy of nook");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    Ok(copy)
 }
 
 #[cfg(test)]

@@ -25,4 +25,5 @@ pub mod ps;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
+pub mod timing;
 pub mod update;

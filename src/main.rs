@@ -5,6 +5,7 @@ use clap::Parser;
 use nook::cli::{Cli, Command};
 
 fn main() {
+    nook::timing::mark("main");
     // nook run by criu as `restore`'s --action-script (no command line).
     if let Some(code) = nook::checkpoint::main_if_called_by_criu() {
         std::process::exit(code);
@@ -22,6 +23,7 @@ fn main() {
             std::process::exit(1);
         }
     }
+    nook::timing::mark("dispatch");
     let code = match nook::commands::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -29,5 +31,6 @@ fn main() {
             1
         }
     };
+    nook::timing::mark("exit");
     std::process::exit(code);
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// Where the host's cgroup information lives. `system()` is the real host;
 /// tests point these at files in a temporary directory.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPaths {
     /// The cgroup mount root (`/sys/fs/cgroup`).
     pub cgroup_root: PathBuf,
@@ -69,7 +69,30 @@ pub enum Layout {
 }
 
 /// Read the layout of the running host from `paths`.
+///
+/// The real host's layout is read once per process and then reused: each
+/// read costs a statfs and two /proc files (mountinfo alone about 0.1 ms),
+/// and one command may build several managers (`run` builds four). Within
+/// one process the answer cannot change: nook never moves itself to
+/// another cgroup (the container init, which joins its cgroup by itself,
+/// never builds a manager), and the host does not remount its cgroups
+/// under a running command.
 pub fn detect(paths: &HostPaths) -> Result<Layout> {
+    static SYSTEM: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
+    let system = *paths == HostPaths::system();
+    if system {
+        if let Some(layout) = SYSTEM.get() {
+            return Ok(layout.clone());
+        }
+    }
+    let layout = detect_uncached(paths)?;
+    if system {
+        let _ = SYSTEM.set(layout.clone());
+    }
+    Ok(layout)
+}
+
+fn detect_uncached(paths: &HostPaths) -> Result<Layout> {
     let unified = is_cgroup2_mount(&paths.cgroup_root)?;
     let mountinfo = std::fs::read_to_string(&paths.mountinfo)
         .with_context(|| format!("reading {}", paths.mountinfo.display()))?;

@@ -15,6 +15,7 @@ mod memory_check;
 pub mod path;
 mod pids;
 mod rdma;
+mod self_join;
 pub mod stats;
 pub mod sub;
 mod systemd;
@@ -23,6 +24,7 @@ mod v1;
 mod v2;
 
 pub use devices::{default_allowed_rules, validate_rules, DeviceRule};
+pub use self_join::SelfJoin;
 pub use sub::SubCgroups;
 pub use v2::cpu_shares_to_weight;
 pub use v2::devices_bpf;
@@ -74,6 +76,20 @@ pub trait Manager {
     /// The default (for drivers that cannot read usage) accepts everything.
     fn check_memory_before_update(&self, _memory: &LinuxMemory) -> Result<()> {
         Ok(())
+    }
+    /// `create`'s fast way in, instead of `apply`: create the cgroup now,
+    /// before the clone, and say how the new process gets into it without
+    /// the runtime migrating it (see `self_join`). `child_has_host_creds`:
+    /// the new process keeps the runtime's credentials (no user namespace),
+    /// so it may write the host's cgroup files itself. None: use `apply`.
+    fn prepare_self_join(&self, _child_has_host_creds: bool) -> Result<Option<SelfJoin>> {
+        Ok(None)
+    }
+    /// `exec`'s fast way in, instead of `enter`: how a process cloned with
+    /// the runtime's credentials joins the container's existing cgroup (or
+    /// the `exec --cgroup` sub-cgroups) by itself. None: use `enter`.
+    fn prepare_self_enter(&self, _sub: &SubCgroups) -> Result<Option<SelfJoin>> {
+        Ok(None)
     }
 }
 

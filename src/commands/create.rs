@@ -8,6 +8,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 
 pub fn run(g: &GlobalOpts, id: &str, opts: &CreateOpts) -> Result<Container> {
+    crate::timing::mark("create: load bundle");
     let bundle = crate::spec::load_bundle(opts.bundle.as_deref())?;
     create_from_bundle(g, id, opts, bundle, None)
 }
@@ -51,7 +52,9 @@ pub fn create_from_bundle(
     {
         bail!("container with id {id:?} already exists");
     }
+    crate::timing::mark("create: desktop prepare");
     let desktop = crate::desktop::prepare(&mut bundle.spec, &root.path, id)?;
+    crate::timing::mark("create: launch");
     let created = launch::create(CreateRequest {
         id: id.to_string(),
         bundle,

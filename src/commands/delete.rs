@@ -3,6 +3,7 @@ use crate::cli::{DeleteArgs, GlobalOpts};
 use anyhow::Result;
 
 pub fn run(g: &GlobalOpts, a: &DeleteArgs) -> Result<()> {
+    crate::timing::mark("delete: load state");
     let root = super::open_root(g)?;
     let c = match root.load_locked(&a.id) {
         Ok(c) => c,

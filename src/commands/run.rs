@@ -17,6 +17,7 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     }
     // A terminal in the foreground without --console-socket: nook takes the
     // pty master itself and relays it (runc does the same).
+    crate::timing::mark("run: load bundle");
     let bundle = crate::spec::load_bundle(a.opts.bundle.as_deref())?;
     let relay =
         a.opts.console_socket.is_none() && !a.detach && super::create::wants_terminal(&bundle);
@@ -28,6 +29,7 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         let c = super::create::create_from_bundle(g, &a.id, &a.opts, bundle, None)?;
         (c, None)
     };
+    crate::timing::mark("run: start");
     if let Err(e) = crate::lifecycle::start(&c) {
         // delete --force kills the init and waits for it.
         let _ = crate::lifecycle::delete(c, true);
@@ -38,7 +40,9 @@ pub fn run(g: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     }
     // Other commands (kill, state) must work while we wait.
     c.unlock();
+    crate::timing::mark("run: wait");
     let code = foreground::wait_forwarding(c.state.pid, &set, master.as_ref())?;
+    crate::timing::mark("run: delete");
     if !a.keep {
         let c = super::open_root(g)?.load_locked(&a.id)?;
         crate::lifecycle::delete(c, true)?;

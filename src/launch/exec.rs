@@ -21,7 +21,7 @@
 //! cannot ptrace the joining runtime, nor open its /proc/PID/exe or mem;
 //! execve of the user program makes the process dumpable again.
 //! Hooks are not run for exec (runtime.md: they belong to the lifecycle).
-use super::clone::clone_process;
+use super::clone::{clone_process, clone_process_into};
 use super::namespaces::{self, Join};
 use super::protocol::{channel_pair, Channel, Msg};
 use crate::cgroups::{self, SubCgroups};
@@ -76,8 +76,27 @@ pub fn exec(req: ExecRequest) -> Result<i32> {
     let joins = open_namespaces(&proc_dir, &c.state.config)?;
     drop(proc_dir);
 
+    // The intermediate gets into the cgroup by itself where it can (see
+    // cgroups::SelfJoin): a migration by us would wait for an RCU grace period.
+    let mut self_join = cgroup.prepare_self_enter(&req.sub_cgroups)?;
+    let clone_into = self_join.as_mut().and_then(|j| j.clone_into.take());
     let (parent_end, child_end) = channel_pair()?;
-    let Some(intermediate) = clone_process(CloneFlags::empty())? else {
+    let child = match &clone_into {
+        Some(dir) => match clone_process_into(CloneFlags::empty(), std::os::fd::AsFd::as_fd(dir)) {
+            Ok(child) => child,
+            Err(e) => {
+                crate::logging::debug(&format!(
+                    "clone3 into the cgroup failed ({e}); cloning, then moving the process"
+                ));
+                self_join = None;
+                clone_process(CloneFlags::empty())?
+            }
+        },
+        None => clone_process(CloneFlags::empty())?,
+    };
+    let Some(intermediate) = child else {
+        // No host directory fd may reach the container (CVE-2024-21626).
+        drop(clone_into);
         drop(parent_end);
         run_intermediate(&ExecChild {
             id: &c.state.id,
@@ -90,8 +109,10 @@ pub fn exec(req: ExecRequest) -> Result<i32> {
             listen_fds,
             preserve_fds: req.preserve_fds,
             seccomp: seccomp.as_ref(),
+            cgroup_self_join: self_join.as_ref(),
         });
     };
+    drop(clone_into);
     drop(child_end);
     crate::fault::point(crate::fault::EXEC_CLONED);
     drop(joins);
@@ -113,8 +134,11 @@ pub fn exec(req: ExecRequest) -> Result<i32> {
                 }
             }
             Ok(Some(Msg::CgroupRequest)) => {
-                if let Err(e) = cgroup.enter(intermediate, &req.sub_cgroups) {
-                    break Err(e);
+                // Without a self-join, we move the intermediate now.
+                if self_join.is_none() {
+                    if let Err(e) = cgroup.enter(intermediate, &req.sub_cgroups) {
+                        break Err(e);
+                    }
                 }
                 crate::fault::point(crate::fault::EXEC_IN_CGROUP);
                 if let Err(e) = parent_end.send(&Msg::Go) {
@@ -288,6 +312,8 @@ struct ExecChild<'a> {
     listen_fds: u32,
     preserve_fds: u32,
     seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The cgroups the intermediate joins by itself (the runtime does not move it).
+    cgroup_self_join: Option<&'a crate::cgroups::SelfJoin>,
 }
 
 /// The intermediate process; never returns.
@@ -313,6 +339,11 @@ fn intermediate(ctx: &ExecChild) -> Result<()> {
     // nook's would be refused (CAP_SYS_RESOURCE counts in the initial one).
     if let Some(rlimits) = ctx.process.rlimits() {
         linux::rlimits::apply(rlimits)?;
+    }
+    // Joined before CgroupRequest, so that when the runtime answers Go the
+    // intermediate is in its cgroup either way.
+    if let Some(join) = ctx.cgroup_self_join {
+        join.join_v1_hierarchies()?;
     }
     ctx.channel.send(&Msg::CgroupRequest)?;
     ctx.channel.expect(&Msg::Go)?;

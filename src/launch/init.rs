@@ -35,6 +35,8 @@ pub struct InitContext<'a> {
     pub listen_fds: u32,
     /// linux.seccomp, compiled by the runtime before the clone.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The cgroups the init joins by itself (the runtime did not move it).
+    pub cgroup_self_join: Option<&'a crate::cgroups::SelfJoin>,
 }
 
 /// Run the init; never returns.
@@ -63,6 +65,12 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     // (a non-dumpable process's /proc/PID files belong to root), so the flag
     // is cleared only now, before any namespace is joined.
     ctx.channel.expect(&Msg::Go)?;
+    crate::timing::mark("init: got Go");
+    // First of all, so everything the init does happens in its cgroup
+    // (after Go, so that an error reaches a parent that is listening).
+    if let Some(join) = ctx.cgroup_self_join {
+        join.join_v1_hierarchies()?;
+    }
     // Non-dumpable until the user program's execve resets it: a process in
     // the container (sharing its pid namespace, or joined later) cannot
     // ptrace the init or open its /proc/PID/{exe,mem,fd} while the runtime's
@@ -113,6 +121,7 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
         linux::hostname::apply(spec.hostname().as_deref(), spec.domainname().as_deref())?;
     }
 
+    crate::timing::mark("init: rootfs prepare");
     let ropts = RootfsOptions {
         in_user_namespace: plan.new.contains(CloneFlags::CLONE_NEWUSER)
             || plan
@@ -125,6 +134,7 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     };
     rootfs::prepare(spec, ctx.rootfs, &ropts)?;
 
+    crate::timing::mark("init: hooks");
     ctx.channel.send(&Msg::HooksRequest)?;
     match ctx.channel.recv()? {
         Some(Msg::HooksDone) => {}
@@ -148,7 +158,9 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
         &state,
     )?;
 
+    crate::timing::mark("init: pivot");
     rootfs::pivot(ctx.rootfs, &ropts)?;
+    crate::timing::mark("init: console, sysctl, finalize");
     if ropts.terminal {
         let socket = ctx
             .console_socket
@@ -161,6 +173,7 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     }
     rootfs::finalize(spec, &ropts)?;
 
+    crate::timing::mark("init: process attributes");
     let prepared = linux::process::apply_process_attributes(
         process,
         &linux::process::ProcessOptions {
@@ -174,6 +187,7 @@ fn setup(ctx: &InitContext) -> Result<Prepared> {
     // process.execCPUAffinity is not applied here: config.md says it "is not
     // applicable to the container's init process" (it is for `exec`).
 
+    crate::timing::mark("init: ready");
     ctx.channel.send(&Msg::Ready)?;
     Ok(prepared)
 }
@@ -205,6 +219,7 @@ fn after_ready(ctx: &InitContext, p: Prepared) -> anyhow::Error {
     ) {
         return e;
     }
+    crate::timing::mark("init: started, execute");
     linux::process::execute(&p, ctx.seccomp)
 }
 

@@ -4,10 +4,11 @@
 //! for `start`. If any step fails, everything created so far is removed
 //! (the guard below), so a failed create leaves nothing behind.
 
+use super::clone::{clone_process, clone_process_into as clone_into_cgroup};
+use super::idmap;
 use super::init::{self, InitContext};
 use super::namespaces;
 use super::protocol::{channel_pair, Msg};
-use super::{clone::clone_process, idmap};
 use crate::cgroups::{self, CgroupSpec, Manager};
 use crate::container::{process_start_time, rfc3339_now, Container, Root, State};
 use crate::hooks;
@@ -71,9 +72,11 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     let spec = &req.bundle.spec;
     let listen_fds = crate::linux::fds::listen_fds_from_env();
     let plan = namespaces::plan(spec)?;
+    crate::timing::mark("create: seccomp prepare");
     // Compiled (or read from the cache) before anything exists, so a bad
     // profile leaves nothing behind; the init inherits the program.
     let seccomp = crate::seccomp::prepare(spec, &req.root.path)?;
+    crate::timing::mark("create: reserve");
     if let Some(p) = spec.process() {
         for w in crate::linux::capabilities::warnings(p.capabilities().as_ref()) {
             // runc's own default spec lists ambient caps without inheritable
@@ -125,6 +128,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     // Written before anything else exists, so `delete --force` can clean up
     // after a create that was killed half-way.
     container.save()?;
+    crate::timing::mark("create: fifo");
     crate::fault::point(crate::fault::CREATE_STATE_SAVED);
 
     let fifo = container.exec_fifo();
@@ -144,12 +148,40 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     )
     .with_context(|| format!("cannot open {}", dir.display()))?;
 
+    crate::timing::mark("create: cgroup manager");
     let cgroup = cgroups::manager_for_create(&cgroup_spec, spec)?;
+    crate::timing::mark("create: cgroup prepare");
+    // The init gets into its cgroup by itself where it can (see
+    // cgroups::SelfJoin): a migration by us would wait for an RCU grace period.
+    let child_has_host_creds = !plan.clone_flags.contains(CloneFlags::CLONE_NEWUSER)
+        && !plan.unshare_user
+        && !plan
+            .joins
+            .iter()
+            .any(|j| j.flag == CloneFlags::CLONE_NEWUSER);
+    let mut self_join = cgroup.prepare_self_join(child_has_host_creds)?;
+    let clone_into = self_join.as_mut().and_then(|j| j.clone_into.take());
+    crate::timing::mark("create: clone");
     let (parent_end, init_end) = channel_pair()?;
 
-    let child = clone_process(plan.clone_flags)?;
+    let child = match &clone_into {
+        Some(dir) => match clone_into_cgroup(plan.clone_flags, dir.as_fd()) {
+            Ok(child) => child,
+            Err(e) => {
+                crate::logging::debug(&format!(
+                    "clone3 into the cgroup failed ({e}); cloning, then moving the init"
+                ));
+                self_join = None;
+                clone_process(plan.clone_flags)?
+            }
+        },
+        None => clone_process(plan.clone_flags)?,
+    };
     let Some(child) = child else {
         // In the child: this never returns.
+        // The cgroup directory must not reach the container (a host
+        // directory fd, as in CVE-2024-21626).
+        drop(clone_into);
         drop(parent_end);
         if let Some(fd) = container.lock_fd() {
             // SAFETY: the child never returns nor drops `container` (init::run
@@ -171,11 +203,14 @@ pub fn create(req: CreateRequest) -> Result<Created> {
             preserve_fds: req.preserve_fds,
             listen_fds,
             seccomp: seccomp.as_ref(),
+            cgroup_self_join: self_join.as_ref(),
         });
     };
+    drop(clone_into);
     drop(init_end);
     drop(state_dir);
     cleanup.pids.push(child);
+    crate::timing::mark("create: cgroup apply");
     crate::fault::point(crate::fault::CREATE_CLONED);
 
     if plan.clone_flags.contains(CloneFlags::CLONE_NEWUSER) {
@@ -184,7 +219,9 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         crate::linux::oom_score_adj::apply_to(child, adj)?;
     }
-    cgroup.apply(child)?;
+    if self_join.is_none() {
+        cgroup.apply(child)?;
+    }
     cleanup.cgroup = Some(cgroup);
     // Always set: with no linux.resources the device allowlist still applies
     // (everything denied but the default devices), as runc does.
@@ -198,6 +235,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     }
     crate::fault::point(crate::fault::CREATE_CGROUP_SET);
     parent_end.send(&Msg::Go)?;
+    crate::timing::mark("create: sent Go");
 
     let mut init_pid = child;
     loop {
@@ -234,6 +272,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
                 parent_end.send(&Msg::HooksDone)?;
             }
             Some(Msg::Ready) => {
+                crate::timing::mark("create: init ready");
                 crate::fault::point(crate::fault::CREATE_INIT_READY);
                 break;
             }
@@ -254,6 +293,7 @@ pub fn create(req: CreateRequest) -> Result<Created> {
     container.state.pid = init_pid;
     container.state.pid_start_time = start_time;
     container.save()?;
+    crate::timing::mark("create: state saved");
     crate::fault::point(crate::fault::CREATE_DONE);
     if let Some(path) = &req.pid_file {
         write_pid_file(path, init_pid)?;

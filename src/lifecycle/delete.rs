@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 pub fn delete(c: Container, force: bool) -> Result<()> {
     // One manager for the kill and the removal (building it reads the host's
     // cgroup layout).
+    crate::timing::mark("delete: cgroup manager");
     let mgr = crate::cgroups::manager_for(&c.state.cgroup).ok();
+    crate::timing::mark("delete: status");
     let status = c.status();
+    crate::timing::mark("delete: kill");
     match status {
         Status::Stopped => {}
         Status::Created => kill_with(&c, mgr.as_deref())?,
@@ -26,6 +29,7 @@ pub fn delete(c: Container, force: bool) -> Result<()> {
         }
     }
     crate::fault::point(crate::fault::DELETE_KILLED);
+    crate::timing::mark("delete: cgroup destroy");
     if let Some(mgr) = &mgr {
         kill_leftovers(&c, mgr.as_ref())?;
         mgr.destroy()?;
@@ -47,6 +51,7 @@ pub fn delete(c: Container, force: bool) -> Result<()> {
             .and_then(|h| h.poststop().as_ref()),
         &state,
     );
+    crate::timing::mark("delete: remove state");
     c.remove()
 }
 

@@ -7,6 +7,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::os::fd::AsFd;
 
 pub fn start(c: &Container) -> Result<()> {
+    crate::timing::mark("start: status");
     match c.status() {
         Status::Created => {}
         Status::Stopped => bail!("cannot start a container that has stopped"),
@@ -14,7 +15,9 @@ pub fn start(c: &Container) -> Result<()> {
         Status::Paused => bail!("cannot start a paused container"),
         Status::Creating => bail!("cannot start a container that is being created"),
     }
+    crate::timing::mark("start: release init");
     release_init(c)?;
+    crate::timing::mark("start: released");
     crate::fault::point(crate::fault::START_RELEASED);
     let state = hooks::state_json(
         &c.state.id,

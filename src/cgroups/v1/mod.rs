@@ -19,7 +19,7 @@ use super::memory_check::check_memory_before_update;
 use super::path::CgroupPath;
 use super::pids::apply_pids_limit;
 use super::rdma::{apply_rdma, rdma_is_set};
-use super::{Manager, SubCgroups};
+use super::{Manager, SelfJoin, SubCgroups};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxMemory, LinuxResources};
 use std::path::{Path, PathBuf};
@@ -91,14 +91,39 @@ impl V1Manager {
 
     /// Create the container's cgroup in one hierarchy and move `pid` into it.
     fn join(dir: &HierarchyDir, pid: i32) -> Result<()> {
+        Self::create(dir)?;
+        fs::write(&dir.path, "cgroup.procs", &pid.to_string())
+    }
+
+    /// Where `exec` joins in each hierarchy: the container's cgroup, or the
+    /// `exec --cgroup` sub-cgroup given for that hierarchy.
+    fn enter_paths(&self, sub: &SubCgroups) -> Result<Vec<(&HierarchyDir, PathBuf)>> {
+        for controller in sub.controllers() {
+            if self.dir_of(controller).is_none() {
+                bail!("--cgroup {controller}:...: unknown controller {controller} (not mounted on this host)");
+            }
+        }
+        let mut paths = Vec::new();
+        for dir in &self.dirs {
+            let path = match sub.for_hierarchy(&dir.hierarchy.controllers) {
+                Some(s) => super::sub::join_sub(&dir.path, s)?,
+                None => dir.path.clone(),
+            };
+            paths.push((dir, path));
+        }
+        Ok(paths)
+    }
+
+    /// Create the container's cgroup in one hierarchy (a new cpuset level
+    /// gets its parent's cpus and mems, or nothing could join it).
+    fn create(dir: &HierarchyDir) -> Result<()> {
         let is_cpuset = dir.hierarchy.has("cpuset");
         fs::create_levels(&dir.hierarchy.mount_point, &dir.path, |level| {
             if is_cpuset {
                 cpu::inherit_cpuset_from_parent(level)?;
             }
             Ok(())
-        })?;
-        fs::write(&dir.path, "cgroup.procs", &pid.to_string())
+        })
     }
 }
 
@@ -119,6 +144,39 @@ impl Manager for V1Manager {
             }
         }
         Ok(())
+    }
+
+    fn prepare_self_join(&self, child_has_host_creds: bool) -> Result<Option<SelfJoin>> {
+        if self.rootless || !child_has_host_creds {
+            return Ok(None);
+        }
+        let mut join = SelfJoin::default();
+        for dir in &self.dirs {
+            Self::create(dir).with_context(|| format!("creating the {} cgroup", dir.name()))?;
+            if dir.hierarchy.is_unified() {
+                // A hybrid host's cgroup2 tree: "0" in cgroup.threads cannot
+                // cross domains, so the process is cloned into it.
+                join.clone_into = Some(super::self_join::open_cgroup_dir(&dir.path)?);
+            } else {
+                join.tasks_dirs.push(dir.path.clone());
+            }
+        }
+        Ok(Some(join))
+    }
+
+    fn prepare_self_enter(&self, sub: &SubCgroups) -> Result<Option<SelfJoin>> {
+        if self.rootless {
+            return Ok(None);
+        }
+        let mut join = SelfJoin::default();
+        for (dir, path) in self.enter_paths(sub)? {
+            if dir.hierarchy.is_unified() {
+                join.clone_into = Some(super::self_join::open_cgroup_dir(&path)?);
+            } else {
+                join.tasks_dirs.push(path);
+            }
+        }
+        Ok(Some(join))
     }
 
     fn enter(&self, pid: i32, sub: &SubCgroups) -> Result<()> {

@@ -21,7 +21,7 @@ use super::memory_check::check_memory_before_update;
 use super::path::CgroupPath;
 use super::pids::{apply_pids_limit, pids_max_value};
 use super::rdma::apply_rdma;
-use super::{Manager, SubCgroups};
+use super::{Manager, SelfJoin, SubCgroups};
 use crate::logging;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxMemory, LinuxNetwork, LinuxResources};
@@ -202,6 +202,35 @@ impl Manager for V2Manager {
             }
             other => other.with_context(|| format!("moving pid {pid} into its cgroup")),
         }
+    }
+
+    fn prepare_self_join(&self, _child_has_host_creds: bool) -> Result<Option<SelfJoin>> {
+        // Rootless: whether a cgroup is used at all depends on delegation,
+        // which `apply` sorts out.
+        if self.rootless {
+            return Ok(None);
+        }
+        fs::create_levels(&self.root, &self.path, |_| Ok(()))
+            .and_then(|()| self.enable_controllers())
+            .context("creating the container's cgroup")?;
+        Ok(Some(SelfJoin {
+            clone_into: Some(super::self_join::open_cgroup_dir(&self.path)?),
+            tasks_dirs: Vec::new(),
+        }))
+    }
+
+    fn prepare_self_enter(&self, sub: &SubCgroups) -> Result<Option<SelfJoin>> {
+        if self.rootless {
+            return Ok(None);
+        }
+        let dir = match sub.for_unified()? {
+            Some(s) => super::sub::join_sub(&self.path, s)?,
+            None => self.existing_path()?.to_path_buf(),
+        };
+        Ok(Some(SelfJoin {
+            clone_into: Some(super::self_join::open_cgroup_dir(&dir)?),
+            tasks_dirs: Vec::new(),
+        }))
     }
 
     fn enter(&self, pid: i32, sub: &SubCgroups) -> Result<()> {
