@@ -12,7 +12,7 @@
 mod common;
 
 use common::procfs::{self, process_alive};
-use common::{output_with_timeout, unique_id, Bundle, Output, Runtime};
+use common::{output_with_timeout, unique_id, Bundle, ConsoleSocket, Output, Runtime};
 use serde_json::json;
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -505,5 +505,441 @@ fn checkpoint_of_created_container_is_refused() {
         None,
         Duration::from_secs(10),
     );
+    procfs::remove_dir_safely(&images);
+}
+
+/// The numbers of the complete "n=K" lines in what a counter printed.
+fn printed_numbers(text: &str) -> Vec<u64> {
+    text.split('\n')
+        .filter(|l| l.ends_with('\r'))
+        .filter_map(|l| l.trim().strip_prefix("n=")?.parse().ok())
+        .collect()
+}
+
+/// Read the pty master until a complete "n=K" line with K > `above` is
+/// printed (or `marker` appears, when given); returns everything read.
+#[track_caller]
+fn read_pty_past(master: &fs::File, above: u64, marker: Option<&str>) -> String {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        let done = match marker {
+            Some(m) => text.contains(m),
+            None => printed_numbers(&text).iter().any(|&n| n > above),
+        };
+        if done {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing past {above} / {marker:?} on the terminal; read: {text:?}"
+        );
+        let mut fds = [nix::poll::PollFd::new(
+            master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap_or(0) == 0 {
+            continue;
+        }
+        match (&*master).read(&mut buf) {
+            Ok(0) | Err(_) => panic!("the terminal closed; read: {text:?}"),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// `run -d --console-socket` of a terminal container; the pty master it sent.
+#[track_caller]
+fn run_with_terminal(rt: &Runtime, id: &str, bundle: &Bundle, console: &ConsoleSocket) -> fs::File {
+    rt.track(id);
+    let mut cmd = rt.command(&[
+        "run",
+        "-d",
+        "--console-socket",
+        console.path().to_str().unwrap(),
+        "--bundle",
+        bundle.path().to_str().unwrap(),
+        id,
+    ]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let status = cmd.status().expect("run the runtime");
+    assert!(status.success(), "run -d {id} failed: {status}");
+    fs::File::from(console.receive_master(Duration::from_secs(10)))
+}
+
+// A container with a terminal (process.terminal, --console-socket),
+// checkpointed with --shell-job as runc requires: restore sends a new pty
+// master over --console-socket, and the counter printing to its terminal
+// continues on it from where it stopped. /dev/console is that terminal too,
+// and the container can be checkpointed and restored again.
+#[test]
+fn terminal_container_restores_with_a_new_pty_master() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let images = temp_dir("img-tty");
+    let bundle = Bundle::with_config(common::default_config(
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo n=$i; sleep 0.1; done",
+        ],
+        true,
+    ));
+    let console = ConsoleSocket::new();
+    let id = unique_id("ckpt-tty");
+    let first = run_with_terminal(&rt, &id, &bundle, &console);
+    let before = read_pty_past(&first, 3, None);
+    let last = *printed_numbers(&before).last().unwrap();
+
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &[
+            "checkpoint",
+            "--shell-job",
+            "--image-path",
+            image.to_str().unwrap(),
+            &id,
+        ],
+    )
+    .assert_ok();
+    drop(first);
+    let socket = console.path().to_str().unwrap().to_string();
+    restore(
+        &rt,
+        criu,
+        &id,
+        &bundle,
+        &image,
+        &["-d", "--shell-job", "--console-socket", &socket],
+    )
+    .assert_ok();
+    let second = fs::File::from(console.receive_master(Duration::from_secs(10)));
+    let after = read_pty_past(&second, last, None);
+    let next = printed_numbers(&after)[0];
+    assert!(
+        next > last && next < last + 30,
+        "the restored counter continues after {last}, printed {after:?}"
+    );
+    assert_eq!(rt.status(&id), "running");
+    // /dev/console is the restored terminal, not a dead one.
+    rt.exec(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo console-$((6*7)) > /dev/console",
+    ])
+    .assert_ok();
+    read_pty_past(&second, 0, Some("console-42"));
+
+    // And once more, from the restored container.
+    let now = *printed_numbers(&read_pty_past(&second, next, None))
+        .last()
+        .unwrap();
+    let image2 = images.join("img2");
+    with_criu(
+        &rt,
+        criu,
+        &[
+            "checkpoint",
+            "--shell-job",
+            "--image-path",
+            image2.to_str().unwrap(),
+            &id,
+        ],
+    )
+    .assert_ok();
+    drop(second);
+    restore(
+        &rt,
+        criu,
+        &id,
+        &bundle,
+        &image2,
+        &["-d", "--shell-job", "--console-socket", &socket],
+    )
+    .assert_ok();
+    let third = fs::File::from(console.receive_master(Duration::from_secs(10)));
+    let again = read_pty_past(&third, now, None);
+    assert!(printed_numbers(&again)[0] > now, "{again:?}");
+    rt.delete_force(&id).assert_ok();
+    assert!(
+        procfs::mounts_under(rt.root()).is_empty(),
+        "mounts under --root left"
+    );
+    procfs::remove_dir_safely(&images);
+}
+
+// Restoring a terminal container with nowhere to send its pty (--detach
+// without --console-socket) fails before anything is made, as in runc.
+#[test]
+fn terminal_restore_without_console_socket_is_refused() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let images = temp_dir("img-tty-nosock");
+    let bundle = Bundle::with_config(common::default_config(&["sleep", "100"], true));
+    let console = ConsoleSocket::new();
+    let id = unique_id("ckpt-tty-nosock");
+    let master = run_with_terminal(&rt, &id, &bundle, &console);
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &[
+            "checkpoint",
+            "--shell-job",
+            "--image-path",
+            image.to_str().unwrap(),
+            &id,
+        ],
+    )
+    .assert_ok();
+    drop(master);
+    let out = restore(&rt, criu, &id, &bundle, &image, &["-d", "--shell-job"]);
+    out.assert_fail();
+    assert!(out.stderr.contains("console"), "{out}");
+    assert_nothing_left(&rt, &id, &bundle);
+    procfs::remove_dir_safely(&images);
+}
+
+/// `hooks` of every kind that runs in the runtime namespace and can write
+/// to the host: each appends its state (stdin) as one line to DIR/KIND.
+fn recording_hooks(dir: &Path) -> serde_json::Value {
+    let hook = |kind: &str| {
+        json!([{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat >> {}/$0; echo >> {}/$0", dir.display(), dir.display()), kind],
+            "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+        }])
+    };
+    json!({
+        "prestart": hook("prestart"),
+        "createRuntime": hook("createRuntime"),
+        "createContainer": hook("createContainer"),
+        "poststart": hook("poststart"),
+        "poststop": hook("poststop"),
+    })
+}
+
+/// The states hook KIND recorded in `dir` (and forget them).
+fn recorded_states(dir: &Path, kind: &str) -> Vec<serde_json::Value> {
+    let path = dir.join(kind);
+    let text = fs::read_to_string(&path).unwrap_or_default();
+    let _ = fs::remove_file(&path);
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{kind}: {l:?}: {e}")))
+        .collect()
+}
+
+fn clear_records(dir: &Path) {
+    for kind in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "poststart",
+        "poststop",
+    ] {
+        recorded_states(dir, kind);
+    }
+}
+
+// Hooks on restore as runc 1.1 runs them: prestart and createRuntime once
+// the restored tree's namespaces exist (criu's "setup-namespaces"), with
+// the restored init's pid in the state on stdin; no createContainer or
+// poststart (nothing is created or started); poststop on delete.
+#[test]
+fn restore_runs_prestart_and_create_runtime_hooks() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let records = temp_dir("hooks");
+    let images = temp_dir("img-hooks");
+    let mut bundle = Bundle::new(&["sleep", "1000"]);
+    bundle.edit_config(|c| c["hooks"] = recording_hooks(&records));
+    let id = unique_id("ckpt-hooks");
+    run_detached(&rt, &id, &bundle, Stdio::null());
+    assert_eq!(
+        recorded_states(&records, "prestart").len(),
+        1,
+        "run's prestart"
+    );
+    clear_records(&records);
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
+    )
+    .assert_ok();
+    clear_records(&records);
+
+    restore(&rt, criu, &id, &bundle, &image, &["-d"]).assert_ok();
+    let pid = rt.pid(&id);
+    for kind in ["prestart", "createRuntime"] {
+        let states = recorded_states(&records, kind);
+        assert_eq!(states.len(), 1, "{kind} runs once on restore: {states:?}");
+        let s = &states[0];
+        assert_eq!(s["id"], id.as_str(), "{kind}: {s}");
+        assert_eq!(s["pid"], pid, "{kind} gets the restored init's pid: {s}");
+        assert_eq!(s["bundle"], bundle.path().to_str().unwrap(), "{kind}: {s}");
+        if rt.name() == "nook" {
+            // runc says "stopped" here.
+            assert_eq!(s["status"], "creating", "{kind}: {s}");
+        }
+    }
+    for kind in ["createContainer", "poststart", "poststop"] {
+        assert_eq!(
+            recorded_states(&records, kind),
+            Vec::<serde_json::Value>::new(),
+            "{kind} does not run on restore"
+        );
+    }
+    rt.delete_force(&id).assert_ok();
+    let stop = recorded_states(&records, "poststop");
+    assert_eq!(stop.len(), 1, "poststop on delete: {stop:?}");
+    assert_eq!(stop[0]["status"], "stopped");
+    procfs::remove_dir_safely(&records);
+    procfs::remove_dir_safely(&images);
+}
+
+// A failing prestart hook fails the restore, which leaves nothing behind;
+// nook's error names the hook.
+#[test]
+fn failing_restore_hook_fails_the_restore_cleanly() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let images = temp_dir("img-hookfail");
+    let mut bundle = Bundle::new(&["sleep", "1000"]);
+    let id = unique_id("ckpt-hookfail");
+    run_detached(&rt, &id, &bundle, Stdio::null());
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
+    )
+    .assert_ok();
+    bundle.edit_config(|c| {
+        c["hooks"] = json!({"prestart": [{"path": "/bin/false", "args": ["false"]}]})
+    });
+    let out = restore(&rt, criu, &id, &bundle, &image, &["-d"]);
+    out.assert_fail();
+    if rt.name() == "nook" {
+        assert!(out.stderr.contains("hooks.prestart[0]"), "{out}");
+    }
+    assert_nothing_left(&rt, &id, &bundle);
+    procfs::remove_dir_safely(&images);
+}
+
+// --no-pivot on restore, as runc 1.1: CRIU enters the restored root with
+// pivot_root whatever the flag says, so restore works with it; only a
+// [r]private rootfsPropagation is refused with it (before anything is
+// made), as for create.
+#[test]
+fn restore_no_pivot_as_runc() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let images = temp_dir("img-nopivot");
+    let mut bundle = Bundle::new(&["sleep", "1000"]);
+    let id = unique_id("ckpt-nopivot");
+    run_detached(&rt, &id, &bundle, Stdio::null());
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
+    )
+    .assert_ok();
+
+    bundle.edit_config(|c| c["linux"]["rootfsPropagation"] = "rprivate".into());
+    let out = restore(&rt, criu, &id, &bundle, &image, &["-d", "--no-pivot"]);
+    out.assert_fail();
+    assert!(out.stderr.contains("pivot_root"), "{out}");
+    assert_nothing_left(&rt, &id, &bundle);
+
+    bundle.edit_config(|c| {
+        c["linux"]
+            .as_object_mut()
+            .unwrap()
+            .remove("rootfsPropagation");
+    });
+    restore(&rt, criu, &id, &bundle, &image, &["-d", "--no-pivot"]).assert_ok();
+    assert_eq!(rt.status(&id), "running");
+    rt.delete_force(&id).assert_ok();
+    procfs::remove_dir_safely(&images);
+}
+
+// Mount points nested in a bind mount (a tmpfs at /data/sub and a bind at
+// /data/other with /data a bind of a host dir): `create` made them in the
+// host dir, and CRIU needs them there on restore. When they are gone (a
+// fresh host dir, as after moving the checkpoint), restore makes them
+// again, as runc does with temporary binds (runc issue #2748).
+#[test]
+fn mount_points_nested_in_binds_are_made_on_restore() {
+    let Some(criu) = criu() else { return };
+    let rt = Runtime::new();
+    let data = temp_dir("nested-data");
+    let other = temp_dir("nested-other");
+    fs::write(other.join("marker"), "other").unwrap();
+    let images = temp_dir("img-nested");
+    let mut bundle = Bundle::new(&["sleep", "1000"]);
+    bundle.edit_config(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({
+            "destination": "/data", "type": "bind",
+            "source": data.to_str().unwrap(), "options": ["rbind", "rw"]
+        }));
+        mounts.push(json!({
+            "destination": "/data/sub", "type": "tmpfs", "source": "tmpfs",
+            "options": ["size=1m"]
+        }));
+        mounts.push(json!({
+            "destination": "/data/other", "type": "bind",
+            "source": other.to_str().unwrap(), "options": ["rbind", "ro"]
+        }));
+    });
+    let id = unique_id("ckpt-nested");
+    run_detached(&rt, &id, &bundle, Stdio::null());
+    assert!(
+        data.join("sub").is_dir(),
+        "create makes /data/sub in the host dir"
+    );
+    let image = images.join("img");
+    with_criu(
+        &rt,
+        criu,
+        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
+    )
+    .assert_ok();
+    // A fresh host dir: the nested mount points are gone.
+    fs::remove_dir(data.join("sub")).unwrap();
+    fs::remove_dir(data.join("other")).unwrap();
+
+    restore(&rt, criu, &id, &bundle, &image, &["-d"]).assert_ok();
+    let pid = rt.pid(&id);
+    let mounts = procfs::parse_mountinfo(&procfs::proc_file(pid, "mountinfo"));
+    let at = |p: &str| mounts.iter().find(|m| m.mount_point == Path::new(p));
+    assert_eq!(at("/data/sub").map(|m| m.fs_type.as_str()), Some("tmpfs"));
+    assert!(at("/data/other").is_some(), "{mounts:?}");
+    let out = rt.exec(&["exec", &id, "cat", "/data/other/marker"]);
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), "other");
+    // Nothing of the restore's own is left mounted in the host dir.
+    assert!(
+        procfs::mounts_under(&data).is_empty(),
+        "{:?}",
+        procfs::mounts_under(&data)
+    );
+    rt.delete_force(&id).assert_ok();
+    procfs::remove_dir_safely(&data);
+    procfs::remove_dir_safely(&other);
     procfs::remove_dir_safely(&images);
 }

@@ -1,6 +1,8 @@
 //! Podman 4.3 checkpoints and restores containers through nook as through
 //! runc: `podman container checkpoint` / `restore`, and `--export` to a
-//! tarball / `restore --import` after the container is removed. Podman
+//! tarball / `restore --import` after the container is removed; and a
+//! container with a terminal (`run -t`), whose output after the restore
+//! reaches `podman logs` through the new pty. Podman
 //! finds criu through PATH, so /opt/nook-criu/bin (scripts/criu-host.sh)
 //! goes first in its PATH. Skips loudly without a working criu there.
 
@@ -128,6 +130,41 @@ fn checkpoint_restore_with(podman: &Podman, rt: &Runtime) {
     let _ = std::fs::remove_file(tar);
 }
 
+/// A container with a terminal (`podman run -t`): conmon holds the pty
+/// master; after checkpoint and restore the counter goes on, and what it
+/// prints reaches conmon through the new pty (`podman logs`).
+fn checkpoint_restore_terminal_with(podman: &Podman, rt: &Runtime) {
+    let counter =
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; echo tick-$i; sleep 0.1; done";
+    let id = podman
+        .cli
+        .run_detached(rt, &["-t", IMAGE, "sh", "-c", counter]);
+    let before = wait_count_above(podman, &id, 2);
+    podman
+        .cli
+        .exec(&["container", "checkpoint", &id])
+        .assert_ok();
+    restore(podman, &["container", "restore", &id]);
+    let after = wait_count_above(podman, &id, before);
+    assert!(
+        after < before + 100,
+        "{}: counter restarted? {before} -> {after}",
+        rt.name
+    );
+    // Printed after the restore: a number past one seen after it.
+    let later = wait_count_above(podman, &id, after + 1);
+    let logs = podman.cli.exec(&["logs", &id]);
+    logs.assert_ok();
+    let want = format!("tick-{}", later - 1);
+    assert!(
+        logs.stdout.contains(&want),
+        "{}: the restored terminal's output ({want}) reaches podman logs: {}",
+        rt.name,
+        logs.stdout
+    );
+    podman.cli.exec(&["rm", "-f", &id]).assert_ok();
+}
+
 /// The counter as the export's rootfs diff saved it, when readable.
 fn count_file_in_export(tar: &str) -> Option<u64> {
     let out = Command::new("tar")
@@ -164,6 +201,7 @@ fn podman_checkpoint_restore_export_import() {
         .filter(|r| only.as_deref().is_none_or(|o| o == r.name))
     {
         checkpoint_restore_with(&podman, rt);
+        checkpoint_restore_terminal_with(&podman, rt);
     }
     drop(podman);
 }

@@ -448,7 +448,7 @@ pub struct RestoreArgs {
     /// Do not become a subreaper for the container's processes.
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
-    /// Accepted for runc compatibility (CRIU sets up the root itself).
+    /// As runc: CRIU always uses pivot_root; only refuses a [r]private rootfsPropagation.
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
     /// LSM profile for the restored processes, TYPE:NAME.

@@ -6,6 +6,10 @@ use nook::cli::{Cli, Command};
 
 fn main() {
     nook::timing::mark("main");
+    // nook run by criu as `restore`'s --action-script (no command line).
+    if let Some(code) = nook::checkpoint::main_if_called_by_criu() {
+        std::process::exit(code);
+    }
     let cli = Cli::parse();
     nook::logging::init(&cli.global);
     // Commands that put a nook process into a container run from a sealed

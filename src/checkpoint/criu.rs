@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::ffi::OsString;
 use std::io::ErrorKind;
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -77,7 +77,9 @@ impl Criu {
     /// Start `criu ARGS` stopped at a gate: the forked child blocks before
     /// exec until `Gated::release_and_wait`. (std's `Command::spawn` cannot
     /// do this: it waits for the exec itself.)
-    pub fn spawn_gated(&self, args: &[OsString]) -> Result<Gated> {
+    /// `env` is added to nook's own environment for criu (and so for the
+    /// action scripts it runs).
+    pub fn spawn_gated(&self, args: &[OsString], env: &[(OsString, OsString)]) -> Result<Gated> {
         crate::logging::debug(&format!("running {:?} {:?}", self.binary, args));
         let binary = self.resolve()?;
         // Everything the child needs is built before the fork.
@@ -86,6 +88,15 @@ impl Criu {
         let mut c_args = vec![c_binary.clone()];
         for a in args {
             c_args.push(CString::new(a.as_bytes()).context("criu argument contains a NUL byte")?);
+        }
+        let mut c_env = Vec::new();
+        let ours: Vec<&OsString> = env.iter().map(|(k, _)| k).collect();
+        let inherited = std::env::vars_os().filter(|(k, _)| !ours.contains(&k));
+        for (k, v) in inherited.chain(env.iter().cloned()) {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            c_env.push(CString::new(kv).context("environment variable contains a NUL byte")?);
         }
         let (read_end, write_end) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot make a pipe")?;
@@ -105,7 +116,7 @@ impl Criu {
                     Some(&nix::sys::signal::SigSet::empty()),
                     None,
                 );
-                let _ = nix::unistd::execv(&c_binary, &c_args);
+                let _ = nix::unistd::execve(&c_binary, &c_args, &c_env);
                 // SAFETY: as above.
                 unsafe { libc::_exit(127) };
             }

@@ -7,7 +7,7 @@
 
 use super::criu::Criu;
 use super::options::{config_file_args, CriuOptions};
-use super::{descriptors, mounts};
+use super::{descriptors, mounts, terminal};
 use crate::container::{Container, Status};
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
@@ -79,12 +79,34 @@ pub fn checkpoint(c: Container, req: &CheckpointRequest) -> Result<()> {
         ext.masked_files = masked_files(spec, pid);
         args.extend(mounts::dump_externals(&ext));
         descriptors::save(pid, &o.image_path)?;
+        args.extend(terminal_args(pid, &o.image_path)?);
     }
     req.criu.run(&args, &o.log_path(log_name))?;
     if !(req.leave_running || req.pre_dump) {
         crate::lifecycle::delete(c, true).context("checkpoint done, but removing the container")?;
     }
     Ok(())
+}
+
+/// A container with a terminal: its pty and devpts are external (see
+/// terminal.rs), recorded in terminal.json for restore. A terminal.json of
+/// an earlier checkpoint in the same directory is removed when there is
+/// no terminal now.
+fn terminal_args(pid: i32, image_dir: &Path) -> Result<Vec<OsString>> {
+    match terminal::find(pid)? {
+        Some(t) => {
+            terminal::save(&t, image_dir)?;
+            Ok(t.dump_args())
+        }
+        None => {
+            let stale = image_dir.join(terminal::TERMINAL_FILE);
+            match std::fs::remove_file(&stale) {
+                Ok(()) => Ok(Vec::new()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(e) => Err(e).with_context(|| format!("cannot remove {}", stale.display())),
+            }
+        }
+    }
 }
 
 fn make_dir(path: &Path, flag: &str) -> Result<()> {

@@ -7,15 +7,20 @@
 //! and a user can rerun the exact command from the log. What RPC alone
 //! offers are callbacks while criu runs (runc's "setup-namespaces",
 //! "orphan-pts-master" notifications); nook gets the same effects with
-//! criu's `--action-script` and an external tty (see restore.rs).
+//! criu's `--action-script` (hooks) and an external tty (terminal.rs).
 //!
 //! - options.rs: the flags shared by dump and restore, and the CRIU config file
 //! - mounts.rs: which mounts are external to the image (bind mounts, masked
 //!   files, devices) and where restore finds them again
 //! - descriptors.rs: the init's stdio, saved beside the images for restore
+//! - terminal.rs: a container's terminal, dumped as external and given a new
+//!   pty on restore
+//! - action_script.rs: nook as criu's --action-script, running the hooks
+//!   restore runs (prestart, createRuntime) at criu's "setup-namespaces"
 //! - criu.rs: running the binary and turning a failure into CRIU's own words
 //! - dump.rs / restore.rs: the two commands
 
+mod action_script;
 mod criu;
 mod descriptors;
 mod dump;
@@ -23,7 +28,9 @@ mod log;
 mod mounts;
 mod options;
 mod restore;
+mod terminal;
 
+pub use action_script::main_if_called_by_criu;
 pub use criu::Criu;
 pub use dump::{checkpoint, CheckpointRequest};
 pub use log::first_error;

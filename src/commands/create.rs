@@ -76,7 +76,7 @@ pub fn create_from_bundle(
     Ok(created.container)
 }
 
-fn connect_console_socket(path: &std::path::Path) -> Result<OwnedFd> {
+pub fn connect_console_socket(path: &std::path::Path) -> Result<OwnedFd> {
     let stream = UnixStream::connect(path)
         .with_context(|| format!("--console-socket {}: cannot connect", path.display()))?;
     Ok(stream.into())

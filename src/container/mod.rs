@@ -13,5 +13,5 @@ pub use id::validate_id;
 pub use proc_stat::{open_proc_dir, process_start_time, ProcessState};
 pub use state::State;
 pub use status::Status;
-pub use store::{default_root, Container, OciState, Root, CRIU_ROOT_DIR};
+pub use store::{default_root, Container, OciState, Root, CRIU_DEVPTS_DIR, CRIU_ROOT_DIR};
 pub use time::rfc3339_now;

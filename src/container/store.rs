@@ -19,6 +19,8 @@ pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 /// Where `restore` binds the rootfs for criu (see checkpoint/restore.rs).
 pub const CRIU_ROOT_DIR: &str = "criu-root";
+/// Where `restore` mounts a new devpts for a terminal while criu runs.
+pub const CRIU_DEVPTS_DIR: &str = "criu-devpts";
 
 /// The default --root: /run/nook for root, $XDG_RUNTIME_DIR/nook otherwise.
 /// As runc: root of a user namespace (rootless Podman runs its runtime as
@@ -337,14 +339,17 @@ impl Container {
         // A restore killed half-way may have left the rootfs bound at
         // criu-root: detach it first, or the removal would descend into the
         // rootfs and delete its files.
-        let criu_root = self.dir.join(CRIU_ROOT_DIR);
-        if criu_root.exists() {
-            let _ = nix::mount::umount2(&criu_root, nix::mount::MntFlags::MNT_DETACH);
-            if std::fs::remove_dir(&criu_root).is_err() {
-                bail!(
-                    "cannot remove {}: still a mount point or not empty",
-                    criu_root.display()
-                );
+        // The same for its devpts (whose files cannot be removed).
+        for name in [CRIU_ROOT_DIR, CRIU_DEVPTS_DIR] {
+            let mounted = self.dir.join(name);
+            if mounted.exists() {
+                let _ = nix::mount::umount2(&mounted, nix::mount::MntFlags::MNT_DETACH);
+                if std::fs::remove_dir(&mounted).is_err() {
+                    bail!(
+                        "cannot remove {}: still a mount point or not empty",
+                        mounted.display()
+                    );
+                }
             }
         }
         match fs::remove_dir_all(&self.dir) {

@@ -111,7 +111,8 @@ fn set_window_size(master: &OwnedFd, size: &ConsoleSize) -> Result<()> {
     Ok(())
 }
 
-fn send_master(console_socket: RawFd, master: &OwnedFd) -> Result<()> {
+/// Send the pty master over the console socket (also for `restore`).
+pub fn send_master(console_socket: RawFd, master: &OwnedFd) -> Result<()> {
     let fds = [master.as_raw_fd()];
     let payload = [IoSlice::new(MASTER_NAME.as_bytes())];
     sendmsg::<UnixAddr>(
