@@ -22,11 +22,19 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+extern "C" fn remove_criu_kdat_tmp() {
+    let _ = fs::remove_file("/run/criu.kdat.tmp");
+}
+
 /// The criu binary to use, or None (with the reason printed) when there is
 /// no criu that passes `criu check` on this host.
 fn criu() -> Option<&'static Path> {
     static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let found = FOUND.get_or_init(|| {
+        // Every criu run (checkpoint, restore, check) can leave its kernel
+        // feature cache's temp file under /run; remove it when the tests end.
+        // SAFETY: registers a plain extern "C" fn without arguments.
+        unsafe { libc::atexit(remove_criu_kdat_tmp) };
         let path = std::env::var_os("NOOK_TEST_CRIU")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/opt/nook-criu/criu"));

@@ -182,12 +182,20 @@ fn count_file_in_export(tar: &str) -> Option<u64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
+extern "C" fn remove_criu_kdat_tmp() {
+    let _ = std::fs::remove_file("/run/criu.kdat.tmp");
+}
+
 #[test]
 fn podman_checkpoint_restore_export_import() {
     if let Err(why) = criu_works() {
         eprintln!("\n*** SKIPPED: no working CRIU for podman: {why} ***\n");
         return;
     }
+    // podman's and the runtimes' criu runs can leave the temp file of
+    // criu's kernel feature cache under /run; remove it when the test ends.
+    // SAFETY: registers a plain extern "C" fn without arguments.
+    unsafe { libc::atexit(remove_criu_kdat_tmp) };
     let runtimes = runtimes();
     let mut podman = Podman::new(&runtimes);
     let path = std::env::var("PATH").unwrap_or_default();
