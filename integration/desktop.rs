@@ -398,22 +398,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        for child in self.children.iter_mut().rev() {
-            // The process group: weston's helper clients go with it.
-            // SAFETY: kill(2) of a process group we started.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
-        }
-        for child in self.children.iter_mut() {
-            let pid = child.id() as i32;
-            let gone = wait_until(Duration::from_secs(5), || {
-                child.try_wait().map(|s| s.is_some()).unwrap_or(true)
-            });
-            if !gone {
-                // SAFETY: as above.
-                unsafe { libc::kill(-pid, libc::SIGKILL) };
-                let _ = child.wait();
-            }
-        }
+        common::runtime::stop_process_groups(&mut self.children);
         common::procfs::remove_dir_safely(&self.dir);
     }
 }

@@ -7,7 +7,7 @@ use super::command::{default_timeout, output_with_timeout, Output};
 use super::procfs;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread;
@@ -310,5 +310,27 @@ pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
             return false;
         }
         thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// End processes a test started as process-group leaders (`process_group(0)`):
+/// SIGTERM to each group, newest first, then SIGKILL to any group whose
+/// leader has not exited within 5 s. Their helpers (weston's clients, …) go
+/// with the group.
+pub fn stop_process_groups(children: &mut [Child]) {
+    for child in children.iter().rev() {
+        // SAFETY: kill(2) of a process group this test started.
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
+    }
+    for child in children.iter_mut() {
+        let pid = child.id() as i32;
+        let gone = wait_until(Duration::from_secs(5), || {
+            child.try_wait().map(|s| s.is_some()).unwrap_or(true)
+        });
+        if !gone {
+            // SAFETY: as above.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            let _ = child.wait();
+        }
     }
 }
