@@ -74,6 +74,16 @@ fn with_criu(rt: &Runtime, criu: &Path, args: &[&str]) -> Output {
     rt.exec(&all)
 }
 
+/// A plain `checkpoint --image-path IMAGE ID` that must succeed.
+fn checkpoint(rt: &Runtime, criu: &Path, id: &str, image: &Path) {
+    with_criu(
+        rt,
+        criu,
+        &["checkpoint", "--image-path", image.to_str().unwrap(), id],
+    )
+    .assert_ok();
+}
+
 /// Restore, retrying while the dumped pids are not yet free ("Can't fork
 /// for PID: File exists": the old init is reaped asynchronously).
 fn restore(
@@ -197,12 +207,7 @@ fn counter_continues_after_restore_and_container_works() {
     wait_count_above(&data, 3);
     let pid = rt.pid(&id);
     let image = images.join("img");
-    with_criu(
-        &rt,
-        criu,
-        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
-    )
-    .assert_ok();
+    checkpoint(&rt, criu, &id, &image);
     assert_not_running(&rt, &id, pid);
     let dumped = count(&data);
     std::thread::sleep(Duration::from_millis(300));
@@ -320,12 +325,7 @@ fn stdout_pipe_is_reattached_on_restore() {
         last = read_number(&mut first);
     }
     let image = images.join("img");
-    with_criu(
-        &rt,
-        criu,
-        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
-    )
-    .assert_ok();
+    checkpoint(&rt, criu, &id, &image);
     let dumped = count(&data);
 
     let (r2, w2) = pipe();
@@ -781,12 +781,7 @@ fn restore_runs_prestart_and_create_runtime_hooks() {
     );
     clear_records(&records);
     let image = images.join("img");
-    with_criu(
-        &rt,
-        criu,
-        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
-    )
-    .assert_ok();
+    checkpoint(&rt, criu, &id, &image);
     clear_records(&records);
 
     restore(&rt, criu, &id, &bundle, &image, &["-d"]).assert_ok();
@@ -829,12 +824,7 @@ fn failing_restore_hook_fails_the_restore_cleanly() {
     let id = unique_id("ckpt-hookfail");
     run_detached(&rt, &id, &bundle, Stdio::null());
     let image = images.join("img");
-    with_criu(
-        &rt,
-        criu,
-        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
-    )
-    .assert_ok();
+    checkpoint(&rt, criu, &id, &image);
     bundle.edit_config(|c| {
         c["hooks"] = json!({"prestart": [{"path": "/bin/false", "args": ["false"]}]})
     });
@@ -860,12 +850,7 @@ fn restore_no_pivot_as_runc() {
     let id = unique_id("ckpt-nopivot");
     run_detached(&rt, &id, &bundle, Stdio::null());
     let image = images.join("img");
-    with_criu(
-        &rt,
-        criu,
-        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
-    )
-    .assert_ok();
+    checkpoint(&rt, criu, &id, &image);
 
     bundle.edit_config(|c| c["linux"]["rootfsPropagation"] = "rprivate".into());
     let out = restore(&rt, criu, &id, &bundle, &image, &["-d", "--no-pivot"]);
@@ -921,12 +906,7 @@ fn mount_points_nested_in_binds_are_made_on_restore() {
         "create makes /data/sub in the host dir"
     );
     let image = images.join("img");
-    with_criu(
-        &rt,
-        criu,
-        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
-    )
-    .assert_ok();
+    checkpoint(&rt, criu, &id, &image);
     // A fresh host dir: the nested mount points are gone.
     fs::remove_dir(data.join("sub")).unwrap();
     fs::remove_dir(data.join("other")).unwrap();
