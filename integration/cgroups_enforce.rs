@@ -403,7 +403,9 @@ fn update_refuses_a_memory_limit_below_the_usage() {
     }
     let rt = Runtime::new();
     let id = unique_id("cbu");
-    let grow = "x=a; i=0; while [ $i -lt 24 ]; do x=$x$x; i=$((i + 1)); done; sleep 30";
+    // `sleep` must not be the last command: sh would exec it and drop the
+    // 16 MiB string, leaving a cgroup that uses almost nothing.
+    let grow = "x=a; i=0; while [ $i -lt 24 ]; do x=$x$x; i=$((i + 1)); done; sleep 30; echo ${#x}";
     let b = bundle(
         &id,
         &["sh", "-c", grow],
