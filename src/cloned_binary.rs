@@ -41,6 +41,41 @@ use std::os::unix::fs::MetadataExt;
 /// confirms the binary sits on a read-only overlayfs (see [`is_read_only_overlay`]).
 const REEXEC_MARKER: &str = "_NOOK_REEXECUTED";
 
+/// Environment variable that carries, into the re-executed nook, why it runs
+/// from a memfd copy: the re-execution happens before logging is set up, so
+/// the new process logs it (see [`log_why_a_memfd_copy`]).
+const MEMFD_REASON: &str = "_NOOK_MEMFD_COPY_REASON";
+
+/// The subcommands that put a nook process into a container.
+const ENTERING_COMMANDS: [&str; 3] = ["create", "run", "exec"];
+
+/// Whether the command line `args` (without argv\[0\]) may be one of
+/// [`ENTERING_COMMANDS`], decided without parsing it: clap takes a few hundred
+/// microseconds, and the first process would parse only to re-execute and
+/// parse again. A subcommand is always a literal argument, so a command line
+/// without one of these words is not one of those commands; a false positive
+/// (`nook kill run`) only costs an unneeded re-execution.
+pub fn may_enter_a_container(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter().any(|a| {
+        ENTERING_COMMANDS
+            .iter()
+            .any(|c| a.as_bytes() == c.as_bytes())
+    })
+}
+
+/// With `--debug`, say that this process runs from the slower memfd copy and
+/// why. Called once logging is set up, after [`reexec_from_sealed_copy`].
+pub fn log_why_a_memfd_copy() {
+    if let Some(reason) = std::env::var_os(MEMFD_REASON) {
+        // Still single-threaded (called from main before any thread starts).
+        std::env::remove_var(MEMFD_REASON);
+        crate::logging::debug(&format!(
+            "no read-only overlayfs view of nook ({}); it runs from a sealed memfd copy",
+            reason.to_string_lossy()
+        ));
+    }
+}
+
 /// The seals that make a memfd immutable: no writes, no size change, and no
 /// way to remove these seals.
 const SEALS: libc::c_int =
@@ -80,14 +115,9 @@ pub fn reexec_from_sealed_copy() -> Result<()> {
     if is_sealed_copy(&exe) || (reexecuted && is_read_only_overlay(&exe)) {
         return Ok(());
     }
-    let (copy, marker) = match read_only_overlay_view(&exe) {
-        Ok(fd) => (fd, true),
-        Err(e) => {
-            crate::logging::debug(&format!(
-                "no read-only overlayfs view of nook ({e:#}); copying it into a sealed memfd"
-            ));
-            (sealed_copy(&exe)?, false)
-        }
+    let (copy, memfd_reason) = match read_only_overlay_view(&exe) {
+        Ok(fd) => (fd, None),
+        Err(e) => (sealed_copy(&exe)?, Some(format!("{e:#}"))),
     };
     drop(exe);
     let args: Vec<CString> = std::env::args_os()
@@ -103,8 +133,12 @@ pub fn reexec_from_sealed_copy() -> Result<()> {
         })
         .collect::<Result<_, _>>()
         .context("an environment variable contains a NUL byte")?;
-    if marker {
-        env.push(CString::new(format!("{REEXEC_MARKER}=1")).context("marker")?);
+    match memfd_reason {
+        None => env.push(CString::new(format!("{REEXEC_MARKER}=1")).context("marker")?),
+        Some(reason) => env.push(
+            CString::new(format!("{MEMFD_REASON}={reason}").replace('\0', " "))
+                .context("memfd reason")?,
+        ),
     }
     let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
@@ -239,6 +273,19 @@ fn sealed_copy(exe: &File) -> Result<OwnedFd> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn entering_commands_are_found_without_parsing() {
+        let may = |args: &[&str]| may_enter_a_container(args.iter().map(|a| a.into()));
+        assert!(may(&["create", "--bundle", "b", "id"]));
+        assert!(may(&["--root", "/r", "--log", "l", "run", "-d", "id"]));
+        assert!(may(&["--debug", "exec", "id", "--", "sh"]));
+        assert!(may(&["kill", "run"]), "a false positive only re-executes");
+        assert!(!may(&["state", "id"]));
+        assert!(!may(&["--root", "/r", "start", "created"]));
+        assert!(!may(&["delete", "--force", "running"]));
+        assert!(!may(&[]));
+    }
 
     #[test]
     fn a_sealed_copy_is_recognised_and_cannot_be_written() {
