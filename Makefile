@@ -13,7 +13,10 @@ CARGO ?= cargo
 # Extra arguments for the test binaries, e.g. TEST_ARGS=--test-threads=1
 TEST_ARGS ?=
 DEMO_DIR := build/demo
-RELEASE_NOOK := target/release/nook
+# The release build is static and not position-independent, so it lives in
+# target/<host triple>/release (scripts/build-release.sh says why).
+RELEASE_DIR = $(shell scripts/build-release.sh --dir)
+RELEASE_NOOK = $(RELEASE_DIR)/nook
 
 .PHONY: stress-large all build release deps rootfs demo test lint man bench clean conformance-compare fuzz
 
@@ -23,7 +26,7 @@ build:
 	$(CARGO) build
 
 release:
-	$(CARGO) build --release
+	CARGO=$(CARGO) scripts/build-release.sh --bin nook
 
 deps:
 	scripts/install-deps.sh
@@ -66,8 +69,8 @@ man:
 
 # Release nook plus the suite's helpers (benches/tools/, cargo examples).
 bench:
-	$(CARGO) build --release --bin nook --example bench-probe --example kernel-floor
-	benches/run-all.sh $(RELEASE_NOOK)
+	CARGO=$(CARGO) scripts/build-release.sh --bin nook --example bench-probe --example kernel-floor
+	BENCH_BIN_DIR=$(RELEASE_DIR) benches/run-all.sh $(RELEASE_NOOK)
 
 # libFuzzer targets in fuzz/ (its own cargo package), built by cargo-fuzz
 # on the nightly toolchain with debug assertions (integer overflow is a

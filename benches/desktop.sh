@@ -2,7 +2,8 @@
 # What the desktop layer costs at create: `nook create` of a plain container
 # against the same container with desktop annotations, medians and ratios.
 #
-#   benches/desktop.sh [NOOK_BINARY]      (default: target/release/nook)
+#   benches/desktop.sh [NOOK_BINARY]      (default: the static release build,
+#                                         target/<host triple>/release/nook)
 #
 # Environment: ROUNDS (default 30), SESSION_UID (default 1000).
 #
@@ -32,7 +33,7 @@ if [ -z "${NOOK_BENCH_INSIDE:-}" ]; then
     exec unshare --mount --propagation private --pid --fork --mount-proc "$0" "$@"
 fi
 rounds=${ROUNDS:-30}
-nook=${1:-$repo/target/release/nook}
+nook=${1:-$("$repo/scripts/build-release.sh" --dir)/nook}
 uid=${SESSION_UID:-1000}
 
 work=$(mktemp -d /tmp/nook-bench-desktop-XXXXXX)

@@ -12,7 +12,8 @@
 #   CONCURRENCY     concurrent lifecycles per batch (default "16 64")
 #   BENCH_QUICK=1   smoke check: ROUNDS=1 CONC_ROUNDS=1
 #   BENCH_BIN_DIR   where nook and examples/{bench-probe,kernel-floor} are
-#                   (default target/release; `make bench` builds them)
+#                   (default target/<host triple>/release, where
+#                   scripts/build-release.sh puts them; `make bench` builds them)
 #   SCENARIOS       which to run (default: all of
 #                   "lifecycle run exec seccomp desktop concurrent podman ctr floor")
 #   RUNC, CRUN      the other runtimes (default /usr/sbin/runc, /usr/bin/crun)
@@ -52,7 +53,7 @@ else
 fi
 read -r -a concurrency <<<"${CONCURRENCY:-16 64}"
 read -r -a scenarios <<<"${SCENARIOS:-lifecycle run exec seccomp desktop concurrent podman ctr floor}"
-bin_dir=${BENCH_BIN_DIR:-$repo/target/release}
+bin_dir=${BENCH_BIN_DIR:-$("$repo/scripts/build-release.sh" --dir)}
 probe=$bin_dir/examples/bench-probe
 floor=$bin_dir/examples/kernel-floor
 declare -A binary=(
