@@ -6,6 +6,7 @@
 pub mod cgroups;
 pub mod checkpoint;
 pub mod cli;
+pub mod cli_parse;
 pub mod cloned_binary;
 pub mod commands;
 pub mod console_relay;

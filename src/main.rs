@@ -1,9 +1,6 @@
 //! nook's entry point: parse the command line, set up logging, dispatch,
 //! and turn an error into a message on --log/stderr and exit status 1.
 
-use clap::Parser;
-use nook::cli::Cli;
-
 fn main() {
     nook::timing::mark("main");
     // nook run by criu as `restore`'s --action-script (no command line).
@@ -15,12 +12,12 @@ fn main() {
     // before the command line is parsed, so that only the copy parses it.
     if nook::cloned_binary::may_enter_a_container(std::env::args_os().skip(1)) {
         if let Err(err) = nook::cloned_binary::reexec_from_sealed_copy() {
-            nook::logging::init(&Cli::parse().global);
+            nook::logging::init(&nook::cli_parse::parse().global);
             nook::logging::error(&format!("{err:#}"));
             std::process::exit(1);
         }
     }
-    let cli = Cli::parse();
+    let cli = nook::cli_parse::parse();
     nook::logging::init(&cli.global);
     nook::cloned_binary::log_why_a_memfd_copy();
     nook::timing::mark("dispatch");
