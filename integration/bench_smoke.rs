@@ -5,19 +5,13 @@
 //! asserted: this checks the bench works, not how fast anything is.
 //! Needs root (the suite creates namespaces and containers).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::runtime::profile_dir;
+use std::path::Path;
 use std::process::Command;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
-
-/// target/<profile>/ of this test binary (…/deps/bench_smoke-HASH).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("test binary in target/<profile>/deps")
-        .to_path_buf()
-}
 
 /// The suite's helpers are cargo examples, which `cargo test --test
 /// bench_smoke` does not build: build them (debug) into our target dir.

@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::runtime::profile_dir;
 use common::{default_config, unique_id, Bundle, Runtime};
 use serde_json::json;
 use std::fs::File;
@@ -18,20 +19,14 @@ use std::process::Command;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The target dir of this test binary (…/target/debug/deps/release_build-HASH).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.ancestors()
-        .nth(3)
-        .expect("test binary in <target>/<profile>/deps")
-        .to_path_buf()
-}
-
 /// Build the release nook with the script `make release` runs; its path.
 fn build_release() -> PathBuf {
     let out = Command::new(Path::new(REPO).join("scripts/build-release.sh"))
         .args(["--bin", "nook"])
-        .env("CARGO_TARGET_DIR", target_dir())
+        .env(
+            "CARGO_TARGET_DIR",
+            profile_dir().parent().expect("target dir"),
+        )
         .output()
         .expect("run scripts/build-release.sh");
     let stderr = String::from_utf8_lossy(&out.stderr);

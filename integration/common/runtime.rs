@@ -22,6 +22,17 @@ pub fn runtime_binary() -> PathBuf {
     }
 }
 
+/// target/<profile>/ of the running test binary (it is
+/// target/<profile>/deps/NAME-HASH), for tests that build or find other
+/// artifacts of the same cargo target dir.
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/<profile>/deps")
+        .to_path_buf()
+}
+
 /// A container id unique in this test run: "nook-test-<pid>-<n>-<label>".
 /// The prefix also names the cgroups a runtime creates for it by default.
 pub fn unique_id(label: &str) -> String {

@@ -10,13 +10,13 @@ mod runtime;
 mod suites;
 
 use report::{Counts, TestResult};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const USAGE: &str = "usage: nook-conformance [--runtime PATH]... [--compare] [--suite NAME]... \
 [--checker PATH] [--keep] [--verbose] [--list-suites]
 
   --runtime PATH   runtime binary to test (repeatable)
-  --compare        test nook (if built at /work/main/target/debug/nook), runc and crun
+  --compare        test nook (if built at ../target/debug/nook of this crate), runc and crun
   --suite NAME     run only the named suite (repeatable; see --list-suites)
   --checker PATH   the static oci-checker binary (default: next to this binary)
   --keep           keep the temporary directory
@@ -47,7 +47,8 @@ fn parse_args() -> Result<Options, String> {
             "--suite" => o.suites.push(args.next().ok_or("--suite needs a name")?),
             "--checker" => o.checker = Some(args.next().ok_or("--checker needs a path")?.into()),
             "--compare" => {
-                let nook = PathBuf::from("/work/main/target/debug/nook");
+                // nook's debug build in the repository this crate sits in.
+                let nook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/nook");
                 if nook.exists() {
                     o.runtimes.push(nook);
                 }
