@@ -12,7 +12,7 @@
 //! holding nook is rebuilt when nook changes. qemu is ended by its pid if the
 //! run exceeds its time limit.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ mod vm_support;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use vm_support::{problems, run_with_limit};
+use vm_support::{problems, repo, run_with_limit, vm_dir};
 
 /// Every check the script in the VM reports, for each runtime.
 const CHECKS: &[&str] = &[
@@ -81,17 +81,6 @@ const BUILD_TIME_LIMIT: Duration = Duration::from_secs(300);
 /// Booting and the checks take about 2 minutes under TCG on 2 cores (the
 /// linux.resources checks doubled it); a run that takes this long is hung.
 const RUN_TIME_LIMIT: Duration = Duration::from_secs(300);
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `target/vm` next to the test binaries (CARGO_TARGET_TMPDIR is `target/tmp`),
-/// the same cache `scripts/vm/build.sh` uses by default.
-fn vm_dir() -> PathBuf {
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(&tmp).join("vm")
-}
 
 #[test]
 fn cgroupfs_driver_on_pure_cgroup_v2_vm() {

@@ -15,7 +15,7 @@
 //! Skipped, loudly, only when the VM cannot be built because its packages
 //! cannot be fetched (criu-build.sh exits 77).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ mod vm_support;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use vm_support::{problems, run_with_limit};
+use vm_support::{problems, repo, run_with_limit, vm_dir};
 
 /// Every check the script in the VM reports, for each runtime.
 const CHECKS: &[&str] = &[
@@ -76,16 +76,6 @@ const BUILD_TIME_LIMIT: Duration = Duration::from_secs(600);
 /// Boot and both runtimes' checks and timing rounds take about 1.5 min
 /// under TCG on a quiet 2-core machine; a run that takes this long is hung.
 const RUN_TIME_LIMIT: Duration = Duration::from_secs(600);
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `target/vm`, the cache `scripts/vm/criu-build.sh` uses by default.
-fn vm_dir() -> PathBuf {
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(&tmp).join("vm")
-}
 
 #[test]
 fn checkpoint_and_restore_in_vm() {

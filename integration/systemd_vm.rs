@@ -18,10 +18,10 @@ mod vm_support;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use vm_support::{problems, run_with_limit};
+use vm_support::{problems, repo, run_with_limit, vm_dir};
 
 /// The checks of both cgroup layouts.
 const COMMON_CHECKS: &[&str] = &[
@@ -76,16 +76,6 @@ const BUILD_TIME_LIMIT: Duration = Duration::from_secs(600);
 /// systemd's boot and both runtimes' checks take 40 s to 3 min under TCG on
 /// a busy 2-core machine; a run that takes this long is hung.
 const RUN_TIME_LIMIT: Duration = Duration::from_secs(420);
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `target/vm`, the cache `scripts/vm/systemd-build.sh` uses by default.
-fn vm_dir() -> PathBuf {
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(&tmp).join("vm")
-}
 
 fn build_vm(nook: &Path, vm_dir: &Path) {
     let mut build = Command::new(repo().join("scripts/vm/systemd-build.sh"));

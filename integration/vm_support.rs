@@ -1,11 +1,25 @@
-//! Support shared by the VM test targets (cgroup2_vm.rs, systemd_vm.rs):
-//! running a command with a time limit while echoing its output, and
-//! judging the "ok|not ok RUNTIME CHECK" lines a VM's test script prints.
+//! Support shared by the VM test targets (cgroup2_vm.rs, systemd_vm.rs,
+//! checkpoint_vm.rs): where the scripts and the VM cache are, running a
+//! command with a time limit while echoing its output, and judging the
+//! "ok|not ok RUNTIME CHECK" lines a VM's test script prints.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// The repository (the VM scripts are under scripts/vm/).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/vm` next to the test binaries (CARGO_TARGET_TMPDIR is
+/// `target/tmp`): the cache the scripts/vm/*-build.sh scripts use by default.
+pub fn vm_dir() -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(&tmp).join("vm")
+}
 
 /// What a command printed (stdout and stderr, merged by line) and how it
 /// ended; `status` is None when it ran past its time limit and was killed.
