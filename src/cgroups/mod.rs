@@ -49,6 +49,27 @@ pub struct CgroupSpec {
     pub rootless: bool,
 }
 
+impl CgroupSpec {
+    /// The cgroup of a container made from `spec` (by create or restore).
+    pub fn for_config(
+        spec: &Spec,
+        container_id: &str,
+        systemd: bool,
+        rootless: bool,
+    ) -> CgroupSpec {
+        CgroupSpec {
+            cgroups_path: spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.cgroups_path().as_ref())
+                .map(|p| p.display().to_string()),
+            container_id: container_id.to_string(),
+            systemd,
+            rootless,
+        }
+    }
+}
+
 /// A container's cgroup, whatever the driver.
 pub trait Manager {
     /// Create the cgroup (every hierarchy on v1) and move `pid` into it.

@@ -13,7 +13,7 @@ use super::terminal::{self, NewTerminal};
 use super::{descriptors, mounts};
 use crate::cgroups::host::{detect, HostPaths, Layout};
 use crate::cgroups::{self, CgroupSpec, Manager};
-use crate::container::{process_start_time, rfc3339_now, Container, Root, State};
+use crate::container::{process_start_time, Container, Root, State};
 use crate::rootfs::mount_entry::{MountEntry, MountKind};
 use crate::spec::Bundle;
 use anyhow::{anyhow, bail, Context, Result};
@@ -132,33 +132,17 @@ pub fn restore(req: RestoreRequest) -> Result<Restored> {
         criu_root: None,
         armed: true,
     };
-    let cgroup_spec = CgroupSpec {
-        cgroups_path: spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.cgroups_path().as_ref())
-            .map(|p| p.display().to_string()),
-        container_id: req.id.clone(),
-        systemd: req.systemd_cgroup,
-        rootless: req.rootless,
-    };
+    let cgroup_spec = CgroupSpec::for_config(spec, &req.id, req.systemd_cgroup, req.rootless);
     let mut container = Container::new(
         dir.clone(),
         lock,
-        State {
-            id: req.id.clone(),
-            pid: 0,
-            pid_start_time: 0,
-            bundle: req.bundle.dir.clone(),
-            rootfs: req.bundle.rootfs.clone(),
-            created: rfc3339_now(),
-            owner_uid: nix::unistd::geteuid().as_raw(),
-            annotations: spec.annotations().clone().unwrap_or_default(),
-            cgroup: cgroup_spec.clone(),
-            new_pid_namespace: plan.new.contains(CloneFlags::CLONE_NEWPID),
-            no_new_keyring: false,
-            config: spec.clone(),
-        },
+        State::for_new_container(
+            &req.id,
+            &req.bundle,
+            cgroup_spec.clone(),
+            plan.new.contains(CloneFlags::CLONE_NEWPID),
+            false,
+        ),
     );
     // Written first, so `delete --force` can clean up after a restore that
     // was killed half-way.

@@ -1,5 +1,7 @@
 //! state.json: what nook remembers about a container between commands.
+use super::rfc3339_now;
 use crate::cgroups::CgroupSpec;
+use crate::spec::Bundle;
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -28,4 +30,31 @@ pub struct State {
     /// The config the container was created from: hooks for start and
     /// delete, and namespaces and process defaults for exec.
     pub config: Spec,
+}
+
+impl State {
+    /// The state of a container about to be made from `bundle` by create or
+    /// restore: no init yet (pid 0), created now, owned by the caller.
+    pub fn for_new_container(
+        id: &str,
+        bundle: &Bundle,
+        cgroup: CgroupSpec,
+        new_pid_namespace: bool,
+        no_new_keyring: bool,
+    ) -> State {
+        State {
+            id: id.to_string(),
+            pid: 0,
+            pid_start_time: 0,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: rfc3339_now(),
+            owner_uid: nix::unistd::geteuid().as_raw(),
+            annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+            cgroup,
+            new_pid_namespace,
+            no_new_keyring,
+            config: bundle.spec.clone(),
+        }
+    }
 }

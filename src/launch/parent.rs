@@ -10,7 +10,7 @@ use super::init::{self, InitContext};
 use super::namespaces;
 use super::protocol::{channel_pair, Msg};
 use crate::cgroups::{self, CgroupSpec, Manager};
-use crate::container::{process_start_time, rfc3339_now, Container, Root, State};
+use crate::container::{process_start_time, Container, Root, State};
 use crate::hooks;
 use crate::spec::Bundle;
 use anyhow::{anyhow, bail, Context, Result};
@@ -96,35 +96,19 @@ pub fn create(req: CreateRequest) -> Result<Created> {
         cgroup: None,
         armed: true,
     };
-    let annotations = spec.annotations().clone().unwrap_or_default();
-    let cgroup_spec = CgroupSpec {
-        cgroups_path: spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.cgroups_path().as_ref())
-            .map(|p| p.display().to_string()),
-        container_id: req.id.clone(),
-        systemd: req.systemd_cgroup,
-        rootless: req.rootless,
-    };
+    let cgroup_spec = CgroupSpec::for_config(spec, &req.id, req.systemd_cgroup, req.rootless);
     let mut container = Container::new(
         dir.clone(),
         lock,
-        State {
-            id: req.id.clone(),
-            pid: 0,
-            pid_start_time: 0,
-            bundle: req.bundle.dir.clone(),
-            rootfs: req.bundle.rootfs.clone(),
-            created: rfc3339_now(),
-            owner_uid: nix::unistd::geteuid().as_raw(),
-            annotations: annotations.clone(),
-            cgroup: cgroup_spec.clone(),
-            new_pid_namespace: plan.new.contains(CloneFlags::CLONE_NEWPID),
-            no_new_keyring: req.no_new_keyring,
-            config: spec.clone(),
-        },
+        State::for_new_container(
+            &req.id,
+            &req.bundle,
+            cgroup_spec.clone(),
+            plan.new.contains(CloneFlags::CLONE_NEWPID),
+            req.no_new_keyring,
+        ),
     );
+    let annotations = container.state.annotations.clone();
     // Written before anything else exists, so `delete --force` can clean up
     // after a create that was killed half-way.
     container.save()?;
