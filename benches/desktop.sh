@@ -51,20 +51,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# now_us, start_headless_session
+. "$(dirname "$0")/lib.sh"
 rt=$work/rt
-mkdir -m 700 "$rt"
-chown "$uid:$uid" "$rt"
-as_user() {
-    setpriv --reuid "$uid" --regid "$uid" --clear-groups \
-        env XDG_RUNTIME_DIR="$rt" "$@" </dev/null >/dev/null 2>&1 &
-    pids+=($!)
-}
-as_user weston --backend=headless-backend.so --socket=wayland-0 --idle-time=0 --no-config
-as_user dbus-daemon --session --nofork --nopidfile --address="unix:path=$rt/bus"
-for _ in $(seq 100); do
-    [ -S "$rt/wayland-0" ] && [ -S "$rt/bus" ] && break
-    sleep 0.1
-done
+start_headless_session "$rt" "$uid" pids || true
 
 "$repo/scripts/build-rootfs.sh" "$work/rootfs" >/dev/null
 mkdir -p "$work/state"
@@ -81,8 +71,6 @@ edit plain "$common"
 edit wayland "$common | .annotations={\"run.nook.host-runtime-dir\":\"$rt\",\"run.nook.wayland\":\"1\"}"
 edit full "$common | .annotations={\"run.nook.host-runtime-dir\":\"$rt\",\"run.nook.desktop\":\"wayland,dbus,fonts,icons\"}"
 
-# now_us
-. "$(dirname "$0")/lib.sh"
 declare -A times=([plain]="" [wayland]="" [full]="")
 for ((i = 0; i < rounds; i++)); do
     for b in plain wayland full; do

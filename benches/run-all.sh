@@ -33,6 +33,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
+# start_headless_session
+. "$here/lib.sh"
 
 if [ -z "${NOOK_BENCH_INSIDE:-}" ]; then
     if [ "$(id -u)" != 0 ]; then
@@ -238,20 +240,7 @@ desktop_setup() {
     done
     getent passwd "$uid" >/dev/null || { unavailable[desktop]="no user $uid"; return; }
     session_dir=$work/session
-    mkdir -m 700 "$session_dir"
-    chown "$uid:$uid" "$session_dir"
-    as_user() {
-        setpriv --reuid "$uid" --regid "$uid" --clear-groups \
-            env XDG_RUNTIME_DIR="$session_dir" "$@" </dev/null >/dev/null 2>&1 &
-        session_pids+=($!)
-    }
-    as_user weston --backend=headless-backend.so --socket=wayland-0 --idle-time=0 --no-config
-    as_user dbus-daemon --session --nofork --nopidfile --address="unix:path=$session_dir/bus"
-    for _ in $(seq 100); do
-        [ -S "$session_dir/wayland-0" ] && [ -S "$session_dir/bus" ] && break
-        sleep 0.1
-    done
-    if ! [ -S "$session_dir/wayland-0" ] || ! [ -S "$session_dir/bus" ]; then
+    if ! start_headless_session "$session_dir" "$uid" session_pids; then
         unavailable[desktop]="the headless session did not start"
         return
     fi
